@@ -1,0 +1,54 @@
+// Parsed command line. Built by parse_cli (pure, unit-tested); nothing here
+// touches the kernel.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "iptables_trace/sink.hpp"
+
+namespace itr {
+
+enum class Proto { Any, Tcp, Udp, Icmp, Icmp6 };
+enum class Backend { Auto, Module, Netlink };
+
+struct IpAddr {
+    uint8_t version = 4;                // 4 or 6
+    std::array<uint8_t, 16> bytes{};    // network order, IPv4 in the first 4
+};
+
+// -N: a netns inode (digits), "pid:N", a name under /var/run/netns, or a path.
+struct NetnsSpec {
+    std::string text;
+};
+
+struct Options {
+    std::optional<IpAddr> addr;         // -H/--ipaddr: source or destination
+    Proto proto = Proto::Any;           // --proto
+    std::optional<uint16_t> port;       // -P/--port: source or destination
+    std::optional<uint16_t> icmp_id;    // --icmpid
+    std::optional<uint32_t> pid;        // -p/--pid
+    std::optional<NetnsSpec> netns;     // -N/--netns
+    uint64_t catch_count = 0;           // -c: 0 = forever
+    TimeMode time_mode = TimeMode::Clock;  // -T (default) / -t
+    uint32_t perf_pages = 64;           // -B, pages per CPU (power of two)
+    Backend backend = Backend::Auto;
+    bool json = false;
+    bool check = false;                 // --check: preflight + verifier load, no attach
+    bool cleanup = false;               // --cleanup: remove a stale instance and exit
+    std::optional<std::string> kmod_path;  // --kmod: module file instead of the embedded one
+    bool verbose = false;
+};
+
+struct CliExit {
+    int code;             // 0 for --help / --version, 2 for bad input
+    std::string message;  // what to print (stdout for code 0, stderr otherwise)
+};
+
+std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv);
+
+}  // namespace itr

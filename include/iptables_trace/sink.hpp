@@ -1,0 +1,39 @@
+// Where decoded events go. Sinks write to an injected std::ostream so tests
+// use string streams; stdout carries data only, diagnostics go to stderr.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+
+#include "iptables_trace/model.hpp"
+
+namespace itr {
+
+enum class TimeMode { Clock, SinceFirst };
+
+struct SinkOptions {
+    TimeMode time_mode = TimeMode::Clock;
+    // CLOCK_REALTIME minus CLOCK_MONOTONIC at start, in ns: turns an event's
+    // monotonic stamp into wall-clock time.
+    int64_t realtime_offset_ns = 0;
+    // Local time zone offset east of UTC in seconds, for the HH:MM:SS column;
+    // injected so golden tests do not depend on the machine's TZ.
+    int32_t utc_offset_s = 0;
+    bool header = true;  // print the column header before the first line
+};
+
+class Sink {
+public:
+    virtual ~Sink() = default;
+    virtual void event(const TraceEvent& ev) = 0;
+    // Events the kernel side could not deliver (perf buffer full, netlink
+    // ENOBUFS, sequence gap). cpu < 0 when not per CPU.
+    virtual void lost(uint64_t count, int cpu) = 0;
+    virtual void flush() = 0;
+};
+
+std::unique_ptr<Sink> make_column_sink(std::ostream& out, const SinkOptions& opts);
+std::unique_ptr<Sink> make_json_sink(std::ostream& out, const SinkOptions& opts);
+
+}  // namespace itr
