@@ -41,6 +41,7 @@ struct Options {
     bool check = false;                 // --check: preflight + verifier load, no attach
     bool cleanup = false;               // --cleanup: remove a stale instance and exit
     std::optional<std::string> kmod_path;  // --kmod: module file instead of the embedded one
+    std::optional<std::string> ready_file;  // --ready-file: created once tracing is live
     bool verbose = false;
 };
 
