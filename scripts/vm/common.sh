@@ -1,0 +1,36 @@
+# Shared by the host-side scripts of the VM test bed (bash). Source it.
+# Sets ITR_REPO, ITR_VM_DIR (default <repo>/build/vm), ITR_VM_CACHE and
+# helpers to read scripts/vm/kernels.conf.
+
+ITR_VM_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ITR_REPO=$(cd "$ITR_VM_SCRIPTS/../.." && pwd)
+ITR_VM_DIR=${ITR_VM_DIR:-$ITR_REPO/build/vm}
+ITR_VM_CACHE=${ITR_VM_CACHE:-$ITR_VM_DIR/cache}
+ITR_KERNELS_CONF=${ITR_KERNELS_CONF:-$ITR_VM_SCRIPTS/kernels.conf}
+
+vm_log() { printf '%s\n' "$*" >&2; }
+vm_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# All kernel keys, in file order.
+vm_kernel_keys() {
+	awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$ITR_KERNELS_CONF"
+}
+
+# vm_kernel_conf KEY: sets K_KEY K_VERSION K_ABI K_FLAVOUR K_KBUILD K_SUITES K_KMAKE_ARGS.
+vm_kernel_conf() {
+	local line
+	line=$(awk -v k="$1" '!/^[[:space:]]*#/ && $1 == k { print; exit }' "$ITR_KERNELS_CONF")
+	[ -n "$line" ] || vm_die "unknown kernel '$1' (known: $(vm_kernel_keys | tr '\n' ' '))"
+	# shellcheck disable=SC2086
+	set -- $line
+	K_KEY=$1 K_VERSION=$2 K_ABI=$3 K_FLAVOUR=$4 K_KBUILD=$5 K_SUITES=$6
+	shift 6
+	K_KMAKE_ARGS="$*"
+}
+
+# QEMU accelerator options for a kernel: 6.12 guests sometimes hit an int3
+# Oops at boot under multi-threaded TCG, so every kernel runs single-threaded
+# TCG on one vCPU (the tests do not need SMP; it also keeps one core free).
+vm_qemu_accel() {
+	echo "-accel tcg,thread=single -smp 1"
+}
