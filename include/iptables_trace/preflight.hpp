@@ -1,0 +1,57 @@
+// What this kernel offers the module backend, and what is missing, in words
+// an operator can act on. Facts are gathered once (impure); the verdicts are
+// a pure function of them, so every message is unit-tested.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace itr {
+
+// Tri-state where the kernel cannot always tell (no config file exposed).
+enum class Tri { No, Yes, Unknown };
+
+struct KernelFacts {
+    std::string release;             // uname -r
+    std::string machine;             // uname -m
+    bool is_root = false;            // effective uid 0
+    bool vmlinux_btf = false;        // /sys/kernel/btf/vmlinux
+    Tri kprobes = Tri::Unknown;      // register_kprobe in kallsyms / CONFIG_KPROBES
+    bool modules = false;            // /proc/modules exists (CONFIG_MODULES)
+    bool modules_disabled = false;   // kernel.modules_disabled = 1
+    std::string lockdown;            // "none", "integrity", "confidentiality", "" unknown
+    bool sig_enforce = false;        // module.sig_enforce = Y
+    Tri xt_trace = Tri::Unknown;     // CONFIG_NETFILTER_XT_TARGET_TRACE y/m
+    Tri xtables_legacy = Tri::Unknown;  // CONFIG_NETFILTER_XTABLES_LEGACY (6.17+), CONFIG_IP_NF_IPTABLES
+    bool ipt_do_table = false;       // symbol present (after loading ip_tables)
+    bool ip6t_do_table = false;
+    bool nft_do_chain = false;
+    bool nf_log_trace = false;
+    // Module image: empty when the binary carries none and no --kmod was given.
+    bool have_module_image = false;
+    std::string module_vermagic;     // first word of the image's vermagic
+};
+
+struct Check {
+    std::string name;     // "root", "btf", "kprobes", ...
+    bool ok = false;
+    bool fatal = false;   // the module backend cannot run when this fails
+    std::string detail;   // what was found
+    std::string hint;     // how to fix, may be empty
+};
+
+// Pure: verdicts for the module backend from the facts.
+std::vector<Check> evaluate_module_preflight(const KernelFacts& facts);
+
+// The first fatal failure, if any, as "<name>: <detail>".
+std::optional<Check> first_fatal(const std::vector<Check>& checks);
+
+// Impure: read /proc, /sys, uname, the kernel config when exposed.
+KernelFacts gather_kernel_facts();
+
+// Kernel config value ("y", "m", "n" or "" when unknown) from /proc/config.gz
+// or /boot/config-<release>.
+std::string kernel_config_value(const std::string& release, const std::string& key);
+
+}  // namespace itr

@@ -1,0 +1,150 @@
+#include "app.hpp"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+
+#include "iptables_trace/backend.hpp"
+#include "iptables_trace/module_backend.hpp"
+#include "iptables_trace/sink.hpp"
+#include "iptables_trace/resources.hpp"
+#include "signals.hpp"
+
+namespace itr {
+namespace {
+
+constexpr const char* kProg = "iptables-trace: ";
+
+int fail(const Error& e, int code = 1)
+{
+    std::cerr << kProg << e.what << "\n";
+    if (!e.hint.empty())
+        std::cerr << "hint: " << e.hint << "\n";
+    return code;
+}
+
+int64_t realtime_offset_ns()
+{
+    struct timespec rt {}, mono {};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    return (int64_t(rt.tv_sec) - int64_t(mono.tv_sec)) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+}
+
+int32_t local_utc_offset_s()
+{
+    std::time_t now = std::time(nullptr);
+    struct tm lt {};
+    localtime_r(&now, &lt);
+    return static_cast<int32_t>(lt.tm_gmtoff);
+}
+
+void report_removed(const Result<std::vector<std::string>>& r, const char* when)
+{
+    if (!r) {
+        std::cerr << kProg << "removing a stale instance: " << r.error().what << "\n";
+        return;
+    }
+    for (const auto& what : r.value())
+        std::cerr << kProg << when << what << "\n";
+}
+
+// Picks the backend for --backend auto and says why on stderr.
+Result<Backend> choose_backend(const Options& opts)
+{
+    if (opts.backend != Backend::Auto)
+        return opts.backend;
+    auto why_not_module = module_backend_unavailable(opts);
+    if (!why_not_module)
+        return Backend::Module;
+    auto why_not_netlink = netlink_backend_unavailable(opts);
+    if (!why_not_netlink) {
+        std::cerr << kProg << "using the netlink backend: the module backend cannot run here (" << *why_not_module
+                  << ")\n";
+        return Backend::Netlink;
+    }
+    return Error{"no backend can run here: module: " + *why_not_module + "; netlink: " + *why_not_netlink, ""};
+}
+
+}  // namespace
+
+int run(const Options& opts)
+{
+    install_stop_handlers();
+
+    if (opts.check)
+        return run_module_check(opts, std::cout);
+
+    if (geteuid() != 0)
+        return fail(Error{"must run as root", "sudo iptables-trace ..."});
+
+    auto lock = InstanceLock::acquire(kLockFile);
+    if (!lock)
+        return fail(lock.error());
+
+    // Whatever a killed instance left: found, reported, removed.
+    const char* when = opts.cleanup ? "removed " : "removed a stale instance's ";
+    report_removed(cleanup_module_backend_leftovers(), when);
+    report_removed(cleanup_netlink_backend_leftovers(), when);
+    if (opts.cleanup)
+        return 0;
+
+    auto which = choose_backend(opts);
+    if (!which)
+        return fail(which.error());
+    auto backend = *which == Backend::Module ? make_module_backend(opts) : make_netlink_backend(opts);
+    if (!backend)
+        return fail(backend.error());
+
+    SinkOptions so;
+    so.time_mode = opts.time_mode;
+    so.realtime_offset_ns = realtime_offset_ns();
+    so.utc_offset_s = local_utc_offset_s();
+    auto sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
+
+    if (opts.ready_file) {
+        int fd = ::open(opts.ready_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            ::close(fd);
+    }
+    std::cerr << kProg << "tracing with the " << (*backend)->name() << " backend; Ctrl-C to stop\n";
+
+    uint64_t printed = 0;
+    bool out_closed = false;
+    auto on_event = [&](const TraceEvent& ev) {
+        if (out_closed || (opts.catch_count && printed >= opts.catch_count))
+            return;
+        sink->event(ev);
+        printed++;
+    };
+    auto on_lost = [&](uint64_t n, int cpu) {
+        sink->lost(n, cpu);
+        std::cerr << kProg << "lost " << n << " events" << (cpu >= 0 ? " on CPU " + std::to_string(cpu) : "")
+                  << "\n";
+    };
+    int code = 0;
+    while (!stop_requested()) {
+        auto st = (*backend)->poll(200, on_event, on_lost);
+        sink->flush();
+        std::cout.flush();
+        if (!std::cout) {
+            out_closed = true;  // reader went away (| head): a normal end
+            break;
+        }
+        if (!st) {
+            code = fail(st.error());
+            break;
+        }
+        if (opts.catch_count && printed >= opts.catch_count)
+            break;
+    }
+    std::cerr << kProg << (*backend)->summary() << "\n";
+    if (opts.ready_file)
+        ::unlink(opts.ready_file->c_str());
+    return code;
+}
+
+}  // namespace itr

@@ -1,0 +1,10 @@
+// The program's one path from parsed options to an exit code.
+#pragma once
+
+#include "iptables_trace/options.hpp"
+
+namespace itr {
+
+int run(const Options& opts);
+
+}  // namespace itr

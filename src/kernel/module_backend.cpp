@@ -1,0 +1,430 @@
+// The module backend: BPF programs (CO-RE, from the skeleton) pinned in
+// bpffs, run by our kernel module from its kprobes on ipt_do_table /
+// ip6t_do_table / nf_log_trace; nft_do_chain probed by libbpf directly.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "iptables_trace.skel.h"
+#include "iptables_trace/backend.hpp"
+#include "iptables_trace/decode.hpp"
+#include "iptables_trace/filter.hpp"
+#include "iptables_trace/kmod_image.hpp"
+#include "iptables_trace/module_backend.hpp"
+#include "iptables_trace/preflight.hpp"
+#include "iptables_trace/signature.hpp"
+#include "perf_reader.hpp"
+#include "iptables_trace/resources.hpp"
+
+namespace itr {
+namespace {
+
+struct SkelDeleter {
+    void operator()(struct iptables_trace_bpf* s) const { iptables_trace_bpf__destroy(s); }
+};
+using SkelPtr = std::unique_ptr<struct iptables_trace_bpf, SkelDeleter>;
+
+struct LinkDeleter {
+    void operator()(struct bpf_link* l) const { bpf_link__destroy(l); }
+};
+using LinkPtr = std::unique_ptr<struct bpf_link, LinkDeleter>;
+
+// Test hook for the "error half-way through set-up" lifecycle scenario:
+// ITR_TEST_FAIL_AT=<stage> makes set-up fail right after that stage.
+Status maybe_fail(const char* stage)
+{
+    const char* at = std::getenv("ITR_TEST_FAIL_AT");
+    if (at && std::strcmp(at, stage) == 0)
+        return Error{std::string("set-up failed after ") + stage + " (ITR_TEST_FAIL_AT)", ""};
+    return ok_status();
+}
+
+std::vector<std::byte> read_file(const std::string& path, int& err)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        err = errno ? errno : ENOENT;
+        return {};
+    }
+    std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::byte> out(raw.size());
+    std::memcpy(out.data(), raw.data(), raw.size());
+    err = 0;
+    return out;
+}
+
+// The module image: --kmod PATH, else the one embedded at build time.
+struct ModuleImage {
+    std::vector<std::byte> owned;
+    std::span<const std::byte> bytes;
+    std::string origin;
+};
+
+Result<ModuleImage> module_image(const Options& opts)
+{
+    ModuleImage img;
+    if (opts.kmod_path) {
+        int err = 0;
+        img.owned = read_file(*opts.kmod_path, err);
+        if (err || img.owned.empty())
+            return Error{"--kmod " + *opts.kmod_path + ": " + (err ? std::strerror(err) : "empty file"), ""};
+        img.bytes = img.owned;
+        img.origin = *opts.kmod_path;
+    } else {
+        img.bytes = embedded_kmod();
+        img.origin = "embedded";
+    }
+    return img;
+}
+
+KernelFacts facts_with_image(const ModuleImage& img)
+{
+    KernelFacts f = gather_kernel_facts();
+    f.have_module_image = !img.bytes.empty();
+    if (f.have_module_image) {
+        auto vm = kmod_vermagic_release(img.bytes);
+        f.module_vermagic = vm ? *vm : "(unreadable .modinfo)";
+    }
+    return f;
+}
+
+void set_autoload_nft(struct iptables_trace_bpf* skel, bool on)
+{
+    bpf_program__set_autoload(skel->progs.kprobe_nft_do_chain, on);
+    bpf_program__set_autoload(skel->progs.kretprobe_nft_do_chain, on);
+}
+
+struct Layouts {
+    itr_arg_layout ipt{};
+    itr_arg_layout ip6t{};
+    std::string ipt_source, ip6t_source;
+};
+
+Result<Layouts> detect_layouts(const KernelFacts& f)
+{
+    Layouts l;
+    auto ipt = detect_signature("ipt_do_table", "ip_tables", f.release);
+    if (!ipt)
+        return ipt.error();
+    l.ipt = ipt->layout;
+    l.ipt_source = ipt->source;
+    if (f.ip6t_do_table) {
+        auto ip6t = detect_signature("ip6t_do_table", "ip6_tables", f.release);
+        if (!ip6t)
+            return ip6t.error();
+        l.ip6t = ip6t->layout;
+        l.ip6t_source = ip6t->source;
+    }
+    return l;
+}
+
+Result<SkelPtr> open_and_load(const Options& opts, const Layouts& l, std::optional<uint32_t> netns, bool nft)
+{
+    auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
+    if (!cfg)
+        return cfg.error();
+    SkelPtr skel(iptables_trace_bpf__open());
+    if (!skel)
+        return Error{"opening the BPF object: " + std::string(std::strerror(errno)), ""};
+    skel->rodata->itr_cfg = *cfg;
+    set_autoload_nft(skel.get(), nft);
+    int err = iptables_trace_bpf__load(skel.get());
+    if (err)
+        return Error{"loading the BPF programs: " + std::string(std::strerror(-err)),
+                     "run with -v, or `iptables-trace --check`, to see the verifier's log"};
+    return skel;
+}
+
+class ModuleBackend final : public TraceBackend {
+public:
+    std::string name() const override { return "module"; }
+
+    Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override
+    {
+        cur_event_ = &on_event;
+        cur_lost_ = &on_lost;
+        int rc = reader_->poll(timeout_ms);
+        cur_event_ = nullptr;
+        cur_lost_ = nullptr;
+        if (rc < 0 && rc != -EINTR)
+            return Error{"reading the perf buffer: " + std::string(std::strerror(-rc)), ""};
+        return ok_status();
+    }
+
+    std::string summary() const override
+    {
+        std::ostringstream s;
+        s << "events " << events_ << ", lost " << lost_;
+        if (undecodable_)
+            s << ", undecodable " << undecodable_;
+        static const char* params[] = {"marked", "skipped", "silenced", "admin_passed", "slots_full", "missed"};
+        s << "; module:";
+        for (const char* p : params)
+            s << ' ' << p << '=' << read_module_param(ITR_MODULE_NAME, p);
+        s << "; bpf: " << bpf_stats();
+        return s.str();
+    }
+
+    std::string bpf_stats() const
+    {
+        static const char* names[ITR_STAT_MAX] = {"seen", "matched", "stack_full", "return_unmatched",
+                                                  "output_err", "rule_events"};
+        int ncpu = libbpf_num_possible_cpus();
+        std::ostringstream s;
+        if (ncpu <= 0)
+            return "?";
+        std::vector<__u64> vals(static_cast<size_t>(ncpu));
+        int fd = bpf_map__fd(skel_->maps.stats);
+        for (__u32 k = 0; k < ITR_STAT_MAX; k++) {
+            __u64 sum = 0;
+            if (bpf_map_lookup_elem(fd, &k, vals.data()) == 0)
+                for (auto v : vals)
+                    sum += v;
+            s << (k ? " " : "") << names[k] << '=' << sum;
+        }
+        return s.str();
+    }
+
+    // Acquisition order; destruction runs in reverse: the perf buffer and
+    // links go first, then the module (it runs the pinned programs), then the
+    // pins, the skeleton, and last the table modules we modprobed.
+    std::optional<ModprobedModule> ip_tables_, ip6_tables_;
+    SkelPtr skel_;
+    std::optional<BpffsMount> bpffs_;
+    std::optional<PinDir> pins_;
+    std::optional<LoadedModule> kmod_;
+    std::vector<LinkPtr> links_;
+    std::optional<PerfReader> reader_;
+
+    const EventFn* cur_event_ = nullptr;
+    const LostFn* cur_lost_ = nullptr;
+    uint64_t events_ = 0, lost_ = 0, undecodable_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::string> module_backend_unavailable(const Options& opts)
+{
+    auto img = module_image(opts);
+    if (!img)
+        return img.error().what;
+    KernelFacts f = facts_with_image(*img);
+    // ip_tables may simply not be loaded yet: set-up loads it.
+    if (!f.ipt_do_table && f.xtables_legacy != Tri::No)
+        f.ipt_do_table = true;
+    if (!f.nf_log_trace && f.kprobes != Tri::Yes)
+        f.nf_log_trace = true;  // reported as the kprobes problem instead
+    if (auto bad = first_fatal(evaluate_module_preflight(f)))
+        return bad->name + ": " + bad->detail;
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
+{
+    auto be = std::make_unique<ModuleBackend>();
+    auto img = module_image(opts);
+    if (!img)
+        return img.error();
+
+    // The table functions and their BTF exist only once the modules are in.
+    auto ipt = ModprobedModule::ensure("ip_tables");
+    if (ipt)
+        be->ip_tables_.emplace(std::move(*ipt));
+    auto ip6t = ModprobedModule::ensure("ip6_tables");
+    if (ip6t)
+        be->ip6_tables_.emplace(std::move(*ip6t));
+
+    KernelFacts f = facts_with_image(*img);
+    auto checks = evaluate_module_preflight(f);
+    if (auto bad = first_fatal(checks))
+        return Error{bad->name + ": " + bad->detail, bad->hint};
+
+    auto layouts = detect_layouts(f);
+    if (!layouts)
+        return layouts.error();
+
+    std::optional<uint32_t> netns;
+    if (opts.netns) {
+        auto ino = resolve_netns_inode(*opts.netns);
+        if (!ino)
+            return ino.error();
+        netns = *ino;
+    }
+    auto skel = open_and_load(opts, *layouts, netns, f.nft_do_chain);
+    if (!skel)
+        return skel.error();
+    be->skel_ = std::move(*skel);
+    if (auto st = maybe_fail("load"); !st)
+        return st.error();
+
+    auto mnt = BpffsMount::ensure("/sys/fs/bpf");
+    if (!mnt)
+        return mnt.error();
+    be->bpffs_.emplace(std::move(*mnt));
+    auto pins = PinDir::create(kPinDir);
+    if (!pins)
+        return Error{pins.error().what, "a stale instance? run iptables-trace --cleanup"};
+    be->pins_.emplace(std::move(*pins));
+    auto* p = &be->skel_->progs;
+    std::vector<std::pair<struct bpf_program*, const char*>> to_pin = {
+        {p->kprobe_ipt_do_table, ITR_PIN_IPT_ENTRY},
+        {p->kretprobe_ipt_do_table, ITR_PIN_IPT_RETURN},
+        {p->kprobe_nf_log_trace, ITR_PIN_LOG_TRACE},
+    };
+    if (layouts->ip6t.valid) {
+        to_pin.push_back({p->kprobe_ip6t_do_table, ITR_PIN_IP6T_ENTRY});
+        to_pin.push_back({p->kretprobe_ip6t_do_table, ITR_PIN_IP6T_RETURN});
+    }
+    for (auto& [prog, pin] : to_pin)
+        if (auto st = be->pins_->pin(prog, pin); !st)
+            return st.error();
+    if (auto st = maybe_fail("pin"); !st)
+        return st.error();
+
+    std::string params = std::string("pin_dir=") + kPinDir + " abi=" + std::to_string(ITR_ABI_VERSION) +
+                         " ipt_skb_arg=" + std::to_string(layouts->ipt.skb) +
+                         " ip6t_skb_arg=" + std::to_string(layouts->ip6t.valid ? layouts->ip6t.skb : 0);
+    auto mod = LoadedModule::insert(img->bytes, params, ITR_MODULE_NAME);
+    if (!mod)
+        return mod.error();
+    be->kmod_.emplace(std::move(*mod));
+    if (auto st = maybe_fail("module"); !st)
+        return st.error();
+
+    if (f.nft_do_chain) {
+        for (auto* prog : {p->kprobe_nft_do_chain, p->kretprobe_nft_do_chain}) {
+            struct bpf_link* l = bpf_program__attach(prog);
+            if (!l)
+                return Error{std::string("attaching ") + bpf_program__name(prog) + ": " + std::strerror(errno),
+                             ""};
+            be->links_.emplace_back(l);
+        }
+    }
+
+    ModuleBackend* raw = be.get();
+    auto reader = PerfReader::open(
+        bpf_map__fd(be->skel_->maps.events), opts.perf_pages,
+        [raw](int, const void* data, uint32_t size) {
+            auto ev = decode_event(data, size);
+            if (!ev) {
+                raw->undecodable_++;
+                return;
+            }
+            raw->events_++;
+            if (raw->cur_event_)
+                (*raw->cur_event_)(*ev);
+        },
+        [raw](int cpu, uint64_t n) {
+            raw->lost_ += n;
+            if (raw->cur_lost_)
+                (*raw->cur_lost_)(n, cpu);
+        });
+    if (!reader)
+        return reader.error();
+    be->reader_.emplace(std::move(*reader));
+    if (auto st = maybe_fail("attach"); !st)
+        return st.error();
+    return std::unique_ptr<TraceBackend>(std::move(be));
+}
+
+Result<std::vector<std::string>> cleanup_module_backend_leftovers()
+{
+    std::vector<std::string> removed;
+    if (module_is_loaded(ITR_MODULE_NAME)) {
+        if (auto st = remove_module(ITR_MODULE_NAME); !st)
+            return st.error();
+        removed.push_back(std::string("kernel module ") + ITR_MODULE_NAME);
+    }
+    if (remove_pin_dir(kPinDir))
+        removed.push_back(std::string("pinned programs in ") + kPinDir);
+    return removed;
+}
+
+namespace {
+
+int verbose_print(enum libbpf_print_level level, const char* fmt, va_list args)
+{
+    if (level == LIBBPF_DEBUG)
+        return 0;
+    return std::vfprintf(stderr, fmt, args);
+}
+
+}  // namespace
+
+int run_module_check(const Options& opts, std::ostream& out)
+{
+    auto img = module_image(opts);
+    KernelFacts f;
+    if (img) {
+        f = facts_with_image(*img);
+    } else {
+        f = gather_kernel_facts();
+        out << "module image: " << img.error().what << "\n";
+    }
+    out << "kernel " << f.release << " " << f.machine << "\n";
+    for (const auto& c : evaluate_module_preflight(f)) {
+        out << "  " << (c.ok ? "ok  " : (c.fatal ? "FAIL" : "warn")) << "  " << c.name;
+        out << std::string(c.name.size() < 14 ? 14 - c.name.size() : 1, ' ') << c.detail;
+        if (!c.ok && !c.hint.empty())
+            out << " (hint: " << c.hint << ")";
+        out << "\n";
+    }
+    auto layouts = detect_layouts(f);
+    if (!layouts) {
+        out << "signature: " << layouts.error().what << "\n";
+        return 1;
+    }
+    auto show = [&](const char* fn, const itr_arg_layout& l, const std::string& src) {
+        out << "  " << fn << ": skb=arg" << int(l.skb) << " state=arg" << int(l.state) << " table=arg"
+            << int(l.table) << " (from " << src << ")\n";
+    };
+    out << "signatures\n";
+    show("ipt_do_table", layouts->ipt, layouts->ipt_source);
+    if (layouts->ip6t.valid)
+        show("ip6t_do_table", layouts->ip6t, layouts->ip6t_source);
+    libbpf_set_print(verbose_print);
+    std::optional<uint32_t> netns;
+    if (opts.netns) {
+        auto ino = resolve_netns_inode(*opts.netns);
+        if (!ino) {
+            out << "-N: " << ino.error().what << "\n";
+            return 2;
+        }
+        netns = *ino;
+    }
+    auto skel = open_and_load(opts, *layouts, netns, f.nft_do_chain);
+    libbpf_set_print(nullptr);
+    if (!skel) {
+        out << "verifier: FAIL: " << skel.error().what << "\n";
+        return 1;
+    }
+    out << "verifier (programs loaded, nothing attached)\n";
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, (*skel)->obj)
+    {
+        if (!bpf_program__autoload(prog)) {
+            out << "  skip  " << bpf_program__name(prog) << " (nft_do_chain absent)\n";
+            continue;
+        }
+        struct bpf_prog_info info {};
+        __u32 len = sizeof(info);
+        bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
+        out << "  ok    " << bpf_program__name(prog) << " (" << info.xlated_prog_len / 8 << " insns)\n";
+    }
+    auto why = module_backend_unavailable(opts);
+    out << "module backend: " << (why ? "cannot run here: " + *why : std::string("ready")) << "\n";
+    auto why_nl = netlink_backend_unavailable(opts);
+    out << "netlink backend: " << (why_nl ? "cannot run here: " + *why_nl : std::string("ready")) << "\n";
+    return 0;
+}
+
+}  // namespace itr

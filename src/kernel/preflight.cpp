@@ -1,0 +1,206 @@
+#include "iptables_trace/preflight.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "kallsyms.hpp"
+
+namespace itr {
+namespace {
+
+Check make(std::string name, bool ok, bool fatal, std::string detail, std::string hint = {})
+{
+    return Check{std::move(name), ok, fatal, std::move(detail), std::move(hint)};
+}
+
+std::string read_first_line(const char* path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+// "none [integrity] confidentiality" -> "integrity"
+std::string parse_lockdown(const std::string& s)
+{
+    auto open = s.find('[');
+    auto close = s.find(']');
+    if (open == std::string::npos || close == std::string::npos || close < open)
+        return "";
+    return s.substr(open + 1, close - open - 1);
+}
+
+std::string gunzip_file(const char* path)
+{
+    std::string out;
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return out;
+    char buf[65536];
+    int n;
+    while ((n = gzread(f, buf, sizeof(buf))) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    gzclose(f);
+    return out;
+}
+
+std::string config_lookup(const std::string& text, const std::string& key)
+{
+    std::istringstream in(text);
+    std::string line;
+    const std::string set = key + "=";
+    const std::string unset = "# " + key + " is not set";
+    while (std::getline(in, line)) {
+        if (line.rfind(set, 0) == 0)
+            return line.substr(set.size());
+        if (line == unset)
+            return "n";
+    }
+    return "n";  // absent from a complete config means not set
+}
+
+Tri tri_from_config(const std::string& v)
+{
+    if (v.empty())
+        return Tri::Unknown;
+    return (v == "y" || v == "m") ? Tri::Yes : Tri::No;
+}
+
+}  // namespace
+
+std::string kernel_config_value(const std::string& release, const std::string& key)
+{
+    std::string text = gunzip_file("/proc/config.gz");
+    if (text.empty()) {
+        std::ifstream in("/boot/config-" + release);
+        if (!in)
+            return "";
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+    }
+    if (text.empty())
+        return "";
+    return config_lookup(text, key);
+}
+
+KernelFacts gather_kernel_facts()
+{
+    KernelFacts f;
+    struct utsname u {};
+    if (uname(&u) == 0) {
+        f.release = u.release;
+        f.machine = u.machine;
+    }
+    f.is_root = geteuid() == 0;
+    f.vmlinux_btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+    f.modules = access("/proc/modules", R_OK) == 0;
+    f.modules_disabled = read_first_line("/proc/sys/kernel/modules_disabled") == "1";
+    f.lockdown = parse_lockdown(read_first_line("/sys/kernel/security/lockdown"));
+    f.sig_enforce = read_first_line("/sys/module/module/parameters/sig_enforce") == "Y";
+
+    Kallsyms syms = Kallsyms::read({"register_kprobe", "ipt_do_table", "ip6t_do_table",
+                                    "nft_do_chain", "nf_log_trace"});
+    if (syms.readable()) {
+        f.kprobes = syms.has("register_kprobe") ? Tri::Yes : Tri::No;
+    } else {
+        f.kprobes = tri_from_config(kernel_config_value(f.release, "CONFIG_KPROBES"));
+    }
+    f.ipt_do_table = syms.has("ipt_do_table");
+    f.ip6t_do_table = syms.has("ip6t_do_table");
+    f.nft_do_chain = syms.has("nft_do_chain");
+    f.nf_log_trace = syms.has("nf_log_trace");
+    f.xt_trace = tri_from_config(kernel_config_value(f.release, "CONFIG_NETFILTER_XT_TARGET_TRACE"));
+    f.xtables_legacy = tri_from_config(kernel_config_value(f.release, "CONFIG_IP_NF_IPTABLES"));
+    return f;
+}
+
+std::vector<Check> evaluate_module_preflight(const KernelFacts& f)
+{
+    std::vector<Check> c;
+    c.push_back(f.is_root ? make("root", true, true, "running as root")
+                          : make("root", false, true, "not running as root",
+                                 "run it with sudo: loading BPF programs and a module needs root"));
+    c.push_back(f.machine == "x86_64"
+                    ? make("arch", true, true, "x86_64")
+                    : make("arch", false, true, "the module backend supports x86_64 only, this is " + f.machine,
+                           "use --backend netlink"));
+    c.push_back(f.vmlinux_btf ? make("btf", true, true, "/sys/kernel/btf/vmlinux present")
+                              : make("btf", false, true, "no kernel BTF (/sys/kernel/btf/vmlinux missing)",
+                                     "a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed"));
+    switch (f.kprobes) {
+    case Tri::Yes: c.push_back(make("kprobes", true, true, "kprobes available")); break;
+    case Tri::No:
+        c.push_back(make("kprobes", false, true, "this kernel has no kprobes (CONFIG_KPROBES is not set)",
+                         "use --backend netlink"));
+        break;
+    case Tri::Unknown: c.push_back(make("kprobes", true, false, "could not tell whether kprobes exist")); break;
+    }
+    if (!f.modules)
+        c.push_back(make("modules", false, true, "this kernel cannot load modules (CONFIG_MODULES is not set)",
+                         "use --backend netlink"));
+    else if (f.modules_disabled)
+        c.push_back(make("modules", false, true, "module loading is disabled (kernel.modules_disabled=1)",
+                         "use --backend netlink"));
+    else if (f.lockdown == "integrity" || f.lockdown == "confidentiality")
+        c.push_back(make("modules", false, true,
+                         "kernel lockdown (" + f.lockdown + ") refuses unsigned modules",
+                         "use --backend netlink, or sign the module with a key the kernel trusts"));
+    else if (f.sig_enforce)
+        c.push_back(make("modules", false, true, "module signatures are enforced (module.sig_enforce=Y)",
+                         "use --backend netlink, or sign the module with a key the kernel trusts"));
+    else
+        c.push_back(make("modules", true, true, "loadable modules allowed"));
+
+    if (f.ipt_do_table)
+        c.push_back(make("ipt_do_table", true, true, "legacy iptables (ip_tables) present"));
+    else if (f.xtables_legacy == Tri::No)
+        c.push_back(make("ipt_do_table", false, true,
+                         "this kernel has no legacy iptables (ipt_do_table): CONFIG_IP_NF_IPTABLES or "
+                         "CONFIG_NETFILTER_XTABLES_LEGACY (6.17+) is not set",
+                         "rulesets from iptables-nft are nftables: use --backend netlink"));
+    else
+        c.push_back(make("ipt_do_table", false, true, "ipt_do_table not found: module ip_tables is not loaded",
+                         "modprobe ip_tables"));
+    c.push_back(f.ip6t_do_table ? make("ip6t_do_table", true, false, "legacy ip6tables present")
+                                : make("ip6t_do_table", false, false, "no ip6t_do_table: IPv6 tables not traced",
+                                       "modprobe ip6_tables"));
+    c.push_back(f.nf_log_trace ? make("nf_log_trace", true, true, "nf_log_trace present")
+                               : make("nf_log_trace", false, true, "nf_log_trace not found in kallsyms"));
+    if (f.xt_trace == Tri::No)
+        c.push_back(make("trace", false, true,
+                         "CONFIG_NETFILTER_XT_TARGET_TRACE is not set: ipt_do_table never reports rules",
+                         "use --backend netlink"));
+    else
+        c.push_back(make("trace", true, true,
+                         f.xt_trace == Tri::Yes ? "CONFIG_NETFILTER_XT_TARGET_TRACE set"
+                                                : "kernel config not exposed; assuming TRACE support"));
+    c.push_back(f.nft_do_chain ? make("nft_do_chain", true, false, "nftables present: nft lines enabled")
+                               : make("nft_do_chain", false, false, "nftables not loaded: no nft lines"));
+    if (!f.have_module_image)
+        c.push_back(make("module", false, true, "this binary carries no kernel module",
+                         "rebuild with the kernel headers installed (linux-headers-" + f.release +
+                             "), or pass --kmod PATH"));
+    else if (f.module_vermagic != f.release)
+        c.push_back(make("module", false, true,
+                         "the module was built for kernel " + f.module_vermagic + ", this is " + f.release,
+                         "rebuild on this kernel (with linux-headers-" + f.release + ") or pass --kmod PATH"));
+    else
+        c.push_back(make("module", true, true, "module built for " + f.release));
+    return c;
+}
+
+std::optional<Check> first_fatal(const std::vector<Check>& checks)
+{
+    for (const auto& c : checks)
+        if (!c.ok && c.fatal)
+            return c;
+    return std::nullopt;
+}
+
+}  // namespace itr

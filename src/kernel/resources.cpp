@@ -1,0 +1,251 @@
+#include "iptables_trace/resources.hpp"
+
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+extern char** environ;
+
+namespace itr {
+namespace {
+
+std::string errstr(int e) { return std::strerror(e); }
+
+}  // namespace
+
+Fd& Fd::operator=(Fd&& o) noexcept
+{
+    if (this != &o) {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = o.release();
+    }
+    return *this;
+}
+
+Fd::~Fd()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+Result<InstanceLock> InstanceLock::acquire(const std::string& path)
+{
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd)
+        return Error{"cannot open the lock file " + path + ": " + errstr(errno), ""};
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        std::string pid;
+        std::ifstream(path) >> pid;
+        return Error{"another iptables-trace is running" + (pid.empty() ? std::string() : " (pid " + pid + ")"),
+                     "only one instance can trace at a time; stop the other one first"};
+    }
+    if (::ftruncate(fd.get(), 0) == 0) {
+        std::string pid = std::to_string(::getpid()) + "\n";
+        (void)!::write(fd.get(), pid.data(), pid.size());
+    }
+    InstanceLock l;
+    l.fd_ = std::move(fd);
+    return l;
+}
+
+Result<BpffsMount> BpffsMount::ensure(const std::string& path)
+{
+    BpffsMount m;
+    m.path_ = path;
+    struct statfs st {};
+    if (::statfs(path.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC)
+        return m;
+    if (::mount("bpf", path.c_str(), "bpf", 0, "mode=0700") != 0)
+        return Error{"mounting bpffs at " + path + ": " + errstr(errno), "mount -t bpf bpf " + path};
+    m.mounted_ = true;
+    return m;
+}
+
+BpffsMount::~BpffsMount()
+{
+    if (mounted_)
+        ::umount2(path_.c_str(), MNT_DETACH);
+}
+
+Result<PinDir> PinDir::create(const std::string& path)
+{
+    if (::mkdir(path.c_str(), 0700) != 0)
+        return Error{"creating the pin folder " + path + ": " + errstr(errno), ""};
+    PinDir d;
+    d.path_ = path;
+    d.live_ = true;
+    return d;
+}
+
+Status PinDir::pin(struct bpf_program* prog, const std::string& name)
+{
+    const std::string p = path_ + "/" + name;
+    int err = bpf_program__pin(prog, p.c_str());
+    if (err)
+        return Error{"pinning " + name + " at " + p + ": " + errstr(-err), ""};
+    pins_.push_back(p);
+    return ok_status();
+}
+
+PinDir::~PinDir()
+{
+    if (!live_)
+        return;
+    for (const auto& p : pins_)
+        ::unlink(p.c_str());
+    ::rmdir(path_.c_str());
+}
+
+bool remove_pin_dir(const std::string& path)
+{
+    DIR* d = ::opendir(path.c_str());
+    if (!d)
+        return false;
+    while (struct dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0)
+            continue;
+        ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+    ::rmdir(path.c_str());
+    return true;
+}
+
+Result<LoadedModule> LoadedModule::insert(std::span<const std::byte> image, const std::string& params,
+                                          const std::string& name)
+{
+    // finit_module on a memfd lets the kernel see a file (signature checks,
+    // IMA); init_module on the bytes is the fallback for kernels without memfd.
+    int rc = -1;
+    int err = 0;
+    Fd mfd(static_cast<int>(::syscall(SYS_memfd_create, "iptables_trace.ko", MFD_CLOEXEC)));
+    if (mfd) {
+        size_t off = 0;
+        while (off < image.size()) {
+            ssize_t n = ::write(mfd.get(), image.data() + off, image.size() - off);
+            if (n <= 0)
+                break;
+            off += static_cast<size_t>(n);
+        }
+        if (off == image.size()) {
+            rc = static_cast<int>(::syscall(SYS_finit_module, mfd.get(), params.c_str(), 0));
+            err = errno;
+        }
+    }
+    if (rc != 0 && (!mfd || err == ENOSYS || err == EBADF)) {
+        rc = static_cast<int>(::syscall(SYS_init_module, image.data(), image.size(), params.c_str()));
+        err = errno;
+    }
+    if (rc != 0) {
+        switch (err) {
+        case EEXIST:
+            return Error{"inserting the module: a module named " + name + " is already loaded",
+                         "iptables-trace --cleanup removes a stale instance"};
+        case ENOEXEC:
+            return Error{"inserting the module: the kernel rejected its format (built for another kernel?)",
+                         "rebuild against this kernel's headers or pass --kmod PATH"};
+        case EPERM:
+        case EKEYREJECTED:
+            return Error{"inserting the module: not permitted (" + errstr(err) + ")",
+                         "Secure Boot lockdown or module signature enforcement refuses unsigned modules: "
+                         "use --backend netlink"};
+        case ENOENT:
+            return Error{"inserting the module: a function it probes is missing (" + errstr(err) + ")",
+                         "is ip_tables loaded? see dmesg"};
+        default:
+            return Error{"inserting the module: " + errstr(err), "see dmesg for the module's own message"};
+        }
+    }
+    LoadedModule m;
+    m.name_ = name;
+    m.live_ = true;
+    return m;
+}
+
+LoadedModule::~LoadedModule()
+{
+    if (live_)
+        (void)remove_module(name_);
+}
+
+bool module_is_loaded(const std::string& name)
+{
+    struct stat st {};
+    return ::stat(("/sys/module/" + name).c_str(), &st) == 0;
+}
+
+Status remove_module(const std::string& name)
+{
+    // Handlers may still hold the module for a moment after the last packet.
+    for (int i = 0; i < 50; i++) {
+        if (::syscall(SYS_delete_module, name.c_str(), O_NONBLOCK) == 0)
+            return ok_status();
+        if (errno == ENOENT)
+            return ok_status();
+        if (errno != EAGAIN && errno != EBUSY && errno != EWOULDBLOCK)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Error{"removing module " + name + ": " + errstr(errno), "rmmod " + name};
+}
+
+Result<ModprobedModule> ModprobedModule::ensure(const std::string& name)
+{
+    ModprobedModule m;
+    m.name_ = name;
+    if (module_is_loaded(name))
+        return m;
+    pid_t pid = -1;
+    const char* argv[] = {"modprobe", "-q", name.c_str(), nullptr};
+    int rc = ::posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ);
+    if (rc != 0)
+        return Error{"running modprobe " + name + ": " + errstr(rc), ""};
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!module_is_loaded(name))
+        return Error{"modprobe " + name + " failed", ""};
+    m.loaded_by_us_ = true;
+    return m;
+}
+
+ModprobedModule::~ModprobedModule()
+{
+    // modprobe -r also drops the dependencies it pulled in (x_tables), and
+    // fails harmlessly if a table was created meanwhile.
+    if (!loaded_by_us_)
+        return;
+    pid_t pid = -1;
+    const char* argv[] = {"modprobe", "-r", "-q", name_.c_str(), nullptr};
+    if (::posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ) == 0) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+std::string read_module_param(const std::string& name, const std::string& param)
+{
+    std::ifstream in("/sys/module/" + name + "/parameters/" + param);
+    std::string v;
+    std::getline(in, v);
+    return v;
+}
+
+}  // namespace itr
