@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iptables_trace: the kernel half of iptables-trace.
+ *
+ * BPF tracing programs can neither set skb->nf_trace nor change a probed
+ * function's arguments, so this module does both for them:
+ *
+ *  - a kretprobe on ipt_do_table (and ip6t_do_table) runs the pinned entry
+ *    program; when it says the packet is one the user asked about, the
+ *    module sets skb->nf_trace for the duration of that one table call, so
+ *    the kernel reports every rule the packet matches through
+ *    nf_log_trace(); on return it restores the packet's own nf_trace value
+ *    and runs the pinned return program (verdict, cost);
+ *  - a kprobe on nf_log_trace runs the pinned log program for the packets
+ *    it marked, and for those the module marked itself it turns pf into
+ *    NFPROTO_UNSPEC so that no logger is found and nothing reaches the
+ *    kernel log. Packets that carried nf_trace already (an administrator's
+ *    TRACE rule) keep logging, and packets the module did not mark are left
+ *    alone entirely.
+ *
+ * The programs are loaded and pinned by user space (BPF_PROG_TYPE_KPROBE,
+ * names in event.h) under the bpffs folder given as pin_dir.
+ *
+ * Re-entry. bpf_prog_run() called from a module skips the recursion guard
+ * (bpf_prog_active) that the kernel's own kprobe path, trace_call_bpf(),
+ * has. What keeps our programs from nesting on one CPU is kprobes itself:
+ * every handler here runs with current_kprobe set on its CPU (the kretprobe
+ * entry handler inside the kprobe pre-handler, the return handler inside
+ * the trampoline/rethook handler which sets it too), and a kprobe hit while
+ * current_kprobe is set only bumps that probe's nmissed. So neither our
+ * handlers nor our programs can run inside themselves on one CPU; a nested
+ * ipt_do_table (REJECT walking OUTPUT inside the outer call) is entered
+ * after our entry handler has returned, which is what the per-CPU slot
+ * stack below is for. Nothing in the handlers calls into netfilter: they
+ * touch only the skb's nf_trace bit, per-CPU slots and counters, and run the
+ * programs, whose helpers (perf output, map updates, probe reads) do not
+ * reach ipt_do_table, ip6t_do_table or nf_log_trace either.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/bpf.h>
+#include <linux/cpumask.h>
+#include <linux/filter.h>
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/netfilter.h>
+#include <linux/percpu.h>
+#include <linux/ptrace.h>
+#include <linux/rcupdate.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/version.h>
+
+#include <iptables_trace/event.h>
+
+#ifndef CONFIG_X86_64
+#error "iptables_trace supports x86-64 only (argument registers are read by their x86-64 names)"
+#endif
+
+#if !IS_ENABLED(CONFIG_NETFILTER_XT_TARGET_TRACE) && !IS_ENABLED(CONFIG_NF_TABLES)
+#error "skb->nf_trace is absent: the kernel needs CONFIG_NETFILTER_XT_TARGET_TRACE or CONFIG_NF_TABLES"
+#endif
+
+#if !defined(CONFIG_KRETPROBES) || !defined(CONFIG_BPF_SYSCALL)
+#error "iptables_trace needs CONFIG_KRETPROBES and CONFIG_BPF_SYSCALL"
+#endif
+
+/* bpf_prog_run() replaced the BPF_PROG_RUN() macro in 5.15. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 15, 0)
+#define itr_prog_run(prog, ctx) BPF_PROG_RUN(prog, ctx)
+#else
+#define itr_prog_run(prog, ctx) bpf_prog_run(prog, ctx)
+#endif
+
+/* ---- parameters ------------------------------------------------------- */
+
+static char *pin_dir;
+module_param(pin_dir, charp, 0444);
+MODULE_PARM_DESC(pin_dir, "bpffs folder holding the pinned programs (required)");
+
+static int abi = -1;
+module_param(abi, int, 0444);
+MODULE_PARM_DESC(abi, "ABI version user space was built for; must equal the module's");
+
+static int ipt_skb_arg = 1;
+module_param(ipt_skb_arg, int, 0444);
+MODULE_PARM_DESC(ipt_skb_arg, "argument index (0..5) of the skb in ipt_do_table");
+
+static int ip6t_skb_arg = 1;
+module_param(ip6t_skb_arg, int, 0444);
+MODULE_PARM_DESC(ip6t_skb_arg, "argument index (0..5) of the skb in ip6t_do_table");
+
+static int has_ip6;
+module_param(has_ip6, int, 0444);
+MODULE_PARM_DESC(has_ip6, "1 when ip6t_do_table is probed (read-only)");
+
+/* Counters: per CPU on the hot path, summed when read through sysfs. */
+struct itr_stats {
+	unsigned long marked;
+	unsigned long skipped;
+	unsigned long silenced;
+	unsigned long admin_passed;
+	unsigned long slots_full;
+};
+
+static DEFINE_PER_CPU(struct itr_stats, itr_stats);
+
+#define itr_count(field) this_cpu_inc(itr_stats.field)
+
+static int itr_stat_get(char *buffer, const struct kernel_param *kp)
+{
+	size_t off = (size_t)kp->arg;
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(*(unsigned long *)((char *)per_cpu_ptr(&itr_stats, cpu) + off));
+	return sprintf(buffer, "%lu\n", sum);
+}
+
+static const struct kernel_param_ops itr_stat_ops = {
+	.get = itr_stat_get,
+};
+
+#define ITR_STAT_PARAM(field, desc)					\
+	module_param_cb(field, &itr_stat_ops,				\
+			(void *)offsetof(struct itr_stats, field), 0444); \
+	MODULE_PARM_DESC(field, desc)
+
+ITR_STAT_PARAM(marked, "packets whose nf_trace was set for a table call");
+ITR_STAT_PARAM(skipped, "table calls the entry program declined");
+ITR_STAT_PARAM(silenced, "nf_log_trace calls for our packets kept out of the log");
+ITR_STAT_PARAM(admin_passed, "nf_log_trace calls for already-traced packets, left to log");
+ITR_STAT_PARAM(slots_full, "table calls not traced: the CPU's slot stack was full");
+
+/* ---- programs and probes ---------------------------------------------- */
+
+struct itr_table_probe {
+	struct kretprobe rp;
+	struct bpf_prog *entry;
+	struct bpf_prog *ret;
+	int skb_arg;
+	bool registered;
+};
+
+static struct itr_table_probe itr_ipt;
+static struct itr_table_probe itr_ip6t;
+static struct kprobe itr_log_kp;
+static struct bpf_prog *itr_log_prog;
+static bool itr_log_registered;
+
+static int itr_missed_get(char *buffer, const struct kernel_param *kp)
+{
+	unsigned long sum = 0;
+
+	if (itr_ipt.registered)
+		sum += itr_ipt.rp.nmissed + itr_ipt.rp.kp.nmissed;
+	if (itr_ip6t.registered)
+		sum += itr_ip6t.rp.nmissed + itr_ip6t.rp.kp.nmissed;
+	if (itr_log_registered)
+		sum += itr_log_kp.nmissed;
+	return sprintf(buffer, "%lu\n", sum);
+}
+
+static const struct kernel_param_ops itr_missed_ops = {
+	.get = itr_missed_get,
+};
+
+module_param_cb(missed, &itr_missed_ops, NULL, 0444);
+MODULE_PARM_DESC(missed, "probe hits lost: no free kretprobe instance, or a probe hit inside another handler");
+
+/* ---- marked slots ----------------------------------------------------- */
+
+/*
+ * Each CPU keeps a small stack of the skbs it marked and whose table call
+ * has not returned yet: nested calls on one CPU (REJECT answering from
+ * inside the outer call, softirq on top of a process-context OUTPUT walk)
+ * each take their own slot. A slot is one word, the skb address with the
+ * packet's own nf_trace value in bit 0 (skbs are well aligned), so claims
+ * (cmpxchg) and lookups (a single load) never see half a slot. A slot is
+ * released by the CPU and index recorded in the kretprobe instance: under
+ * full preemption a task may migrate between the entry and the return of
+ * ipt_do_table, so the release and the nf_log_trace lookup may come from
+ * another CPU, hence plain atomics rather than this_cpu operations.
+ */
+#define ITR_SLOTS 8
+#define ITR_SLOT_OWN_TRACE 1UL
+
+static DEFINE_PER_CPU(unsigned long[ITR_SLOTS], itr_slots);
+
+static int itr_slot_claim(unsigned int cpu, unsigned long val)
+{
+	unsigned long *slots = per_cpu(itr_slots, cpu);
+	int i;
+
+	for (i = 0; i < ITR_SLOTS; i++) {
+		if (READ_ONCE(slots[i]))
+			continue;
+		if (cmpxchg(&slots[i], 0UL, val) == 0UL)
+			return i;
+	}
+	return -1;
+}
+
+static void itr_slot_release(unsigned int cpu, int idx)
+{
+	smp_store_release(&per_cpu(itr_slots, cpu)[idx], 0UL);
+}
+
+static unsigned long itr_slot_find_on(unsigned int cpu, const void *skb,
+				      const unsigned long *skip)
+{
+	unsigned long *slots = per_cpu(itr_slots, cpu);
+	int i;
+
+	/* Newest first: an outer call claimed a lower index than an inner one
+	 * only when no slot below was free, so scan downwards. */
+	for (i = ITR_SLOTS - 1; i >= 0; i--) {
+		unsigned long v = READ_ONCE(slots[i]);
+
+		if (&slots[i] == skip)
+			continue;
+		if (v && (v & ~ITR_SLOT_OWN_TRACE) == (unsigned long)skb)
+			return v;
+	}
+	return 0;
+}
+
+/* The slot value recorded for skb, this CPU first, or 0 if not ours. */
+static unsigned long itr_slot_find(const void *skb, const unsigned long *skip)
+{
+	unsigned int self = smp_processor_id();
+	unsigned long v;
+	int cpu;
+
+	v = itr_slot_find_on(self, skb, skip);
+	if (v)
+		return v;
+	for_each_possible_cpu(cpu) {
+		if (cpu == self)
+			continue;
+		v = itr_slot_find_on(cpu, skb, skip);
+		if (v)
+			return v;
+	}
+	return 0;
+}
+
+/* ---- table probes ----------------------------------------------------- */
+
+/* Per kretprobe instance: what the return handler needs. */
+struct itr_call {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+	struct sk_buff *skb;
+	u32 cpu;
+	u16 slot;
+	u8 own_trace;
+};
+
+static u32 itr_run(const struct bpf_prog *prog, struct pt_regs *regs)
+{
+	u32 ret;
+
+	rcu_read_lock();
+	ret = itr_prog_run(prog, regs);
+	rcu_read_unlock();
+	return ret;
+}
+
+static int itr_table_entry(struct itr_table_probe *tp,
+			   struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct itr_call *call = (struct itr_call *)ri->data;
+	unsigned int cpu = smp_processor_id();
+	struct sk_buff *skb;
+	unsigned long val, outer;
+	int slot;
+
+	skb = (struct sk_buff *)regs_get_kernel_argument(regs, tp->skb_arg);
+	if (!skb)
+		return 1;
+
+	/* Claim first: with no free slot the entry program must not run, or
+	 * it would push state that no return program pops. */
+	val = (unsigned long)skb | (skb->nf_trace ? ITR_SLOT_OWN_TRACE : 0);
+	slot = itr_slot_claim(cpu, val);
+	if (slot < 0) {
+		itr_count(slots_full);
+		return 1;
+	}
+
+	if (!itr_run(tp->entry, regs)) {
+		itr_slot_release(cpu, slot);
+		itr_count(skipped);
+		return 1;
+	}
+
+	/* The same skb inside one of our own outer calls (a target that walks
+	 * a table again with it) reads the nf_trace we set: take the packet's
+	 * own value from the outer slot instead. */
+	if (val & ITR_SLOT_OWN_TRACE) {
+		outer = itr_slot_find(skb, &per_cpu(itr_slots, cpu)[slot]);
+		if (outer && !(outer & ITR_SLOT_OWN_TRACE)) {
+			val &= ~ITR_SLOT_OWN_TRACE;
+			WRITE_ONCE(per_cpu(itr_slots, cpu)[slot], val);
+		}
+	}
+
+	call->di = regs->di;
+	call->si = regs->si;
+	call->dx = regs->dx;
+	call->skb = skb;
+	call->cpu = cpu;
+	call->slot = slot;
+	call->own_trace = val & ITR_SLOT_OWN_TRACE;
+
+	if (!skb->nf_trace)
+		skb->nf_trace = 1;
+	itr_count(marked);
+	return 0;
+}
+
+static int itr_table_return(struct itr_table_probe *tp,
+			    struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct itr_call *call = (struct itr_call *)ri->data;
+	unsigned long verdict = regs_return_value(regs);
+	struct pt_regs ctx;
+
+	/* NF_STOLEN: the table handed the skb on (or freed it): hands off. */
+	if ((verdict & NF_VERDICT_MASK) != NF_STOLEN)
+		call->skb->nf_trace = call->own_trace;
+	itr_slot_release(call->cpu, call->slot);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.di = call->di;
+	ctx.si = call->si;
+	ctx.dx = call->dx;
+	ctx.ax = verdict;
+	itr_run(tp->ret, &ctx);
+	return 0;
+}
+
+/* One pair of handlers per table function: no lookup from the instance back
+ * to its kretprobe, whose spelling changed in 5.11. */
+static int itr_ipt_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return itr_table_entry(&itr_ipt, ri, regs);
+}
+
+static int itr_ipt_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return itr_table_return(&itr_ipt, ri, regs);
+}
+
+static int itr_ip6t_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return itr_table_entry(&itr_ip6t, ri, regs);
+}
+
+static int itr_ip6t_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return itr_table_return(&itr_ip6t, ri, regs);
+}
+
+/* ---- nf_log_trace ----------------------------------------------------- */
+
+/*
+ * nf_log_trace(net, pf, hooknum, skb, in, out, loginfo, fmt, ...):
+ * pf in si, skb in cx. Setting si to NFPROTO_UNSPEC makes the call find no
+ * logger; the log program has read the arguments before that.
+ */
+static int itr_log_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unsigned long v = itr_slot_find((const void *)regs->cx, NULL);
+
+	if (!v)
+		return 0;
+
+	itr_run(itr_log_prog, regs);
+	if (v & ITR_SLOT_OWN_TRACE) {
+		itr_count(admin_passed);
+	} else {
+		regs->si = NFPROTO_UNSPEC;
+		itr_count(silenced);
+	}
+	return 0;
+}
+
+/* ---- setup and teardown ----------------------------------------------- */
+
+static struct bpf_prog *itr_prog_get(const char *name)
+{
+	struct bpf_prog *prog;
+	char *path;
+
+	path = kasprintf(GFP_KERNEL, "%s/%s", pin_dir, name);
+	if (!path)
+		return ERR_PTR(-ENOMEM);
+	prog = bpf_prog_get_type_path(path, BPF_PROG_TYPE_KPROBE);
+	if (IS_ERR(prog) && PTR_ERR(prog) != -ENOENT)
+		pr_err("cannot take program %s: error %ld\n", path, PTR_ERR(prog));
+	kfree(path);
+	return prog;
+}
+
+static void itr_prog_put(struct bpf_prog **prog)
+{
+	if (!IS_ERR_OR_NULL(*prog))
+		bpf_prog_put(*prog);
+	*prog = NULL;
+}
+
+static int itr_table_register(struct itr_table_probe *tp, const char *symbol,
+			      int skb_arg, kretprobe_handler_t entry,
+			      kretprobe_handler_t ret)
+{
+	int maxactive = min_t(int, 64 * num_possible_cpus(), 16384);
+	int err;
+
+	tp->skb_arg = skb_arg;
+	tp->rp.kp.symbol_name = symbol;
+	tp->rp.entry_handler = entry;
+	tp->rp.handler = ret;
+	tp->rp.data_size = sizeof(struct itr_call);
+	tp->rp.maxactive = maxactive;
+	err = register_kretprobe(&tp->rp);
+	if (err)
+		return err;
+	tp->registered = true;
+	return 0;
+}
+
+static void itr_table_unregister(struct itr_table_probe *tp)
+{
+	if (tp->registered)
+		unregister_kretprobe(&tp->rp);
+	tp->registered = false;
+}
+
+static void itr_put_all(void)
+{
+	itr_prog_put(&itr_ipt.entry);
+	itr_prog_put(&itr_ipt.ret);
+	itr_prog_put(&itr_ip6t.entry);
+	itr_prog_put(&itr_ip6t.ret);
+	itr_prog_put(&itr_log_prog);
+}
+
+static int __init itr_take_programs(void)
+{
+	static const struct {
+		struct bpf_prog **prog;
+		const char *name;
+	} required[] = {
+		{ &itr_ipt.entry, ITR_PIN_IPT_ENTRY },
+		{ &itr_ipt.ret, ITR_PIN_IPT_RETURN },
+		{ &itr_log_prog, ITR_PIN_LOG_TRACE },
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(required); i++) {
+		struct bpf_prog *prog = itr_prog_get(required[i].name);
+
+		if (IS_ERR(prog)) {
+			if (PTR_ERR(prog) == -ENOENT)
+				pr_err("program %s/%s is not pinned\n", pin_dir,
+				       required[i].name);
+			return PTR_ERR(prog);
+		}
+		*required[i].prog = prog;
+	}
+
+	/* IPv6 is optional: both programs, or none. */
+	itr_ip6t.entry = itr_prog_get(ITR_PIN_IP6T_ENTRY);
+	itr_ip6t.ret = itr_prog_get(ITR_PIN_IP6T_RETURN);
+	for (i = 0; i < 2; i++) {
+		struct bpf_prog *prog = i ? itr_ip6t.ret : itr_ip6t.entry;
+
+		if (IS_ERR(prog) && PTR_ERR(prog) != -ENOENT)
+			return PTR_ERR(prog);
+	}
+	if (IS_ERR(itr_ip6t.entry) || IS_ERR(itr_ip6t.ret)) {
+		if (!IS_ERR(itr_ip6t.entry) || !IS_ERR(itr_ip6t.ret))
+			pr_info("only one of %s, %s is pinned: IPv6 not traced\n",
+				ITR_PIN_IP6T_ENTRY, ITR_PIN_IP6T_RETURN);
+		itr_prog_put(&itr_ip6t.entry);
+		itr_prog_put(&itr_ip6t.ret);
+	}
+	return 0;
+}
+
+static int __init itr_init(void)
+{
+	int err;
+
+	if (abi != ITR_ABI_VERSION) {
+		pr_err("abi=%d given, this module speaks ABI %d: use the iptables-trace binary it was built with\n",
+		       abi, ITR_ABI_VERSION);
+		return -EINVAL;
+	}
+	if (!pin_dir || !*pin_dir) {
+		pr_err("pin_dir= (the bpffs folder of the pinned programs) is required\n");
+		return -EINVAL;
+	}
+	if (ipt_skb_arg < 0 || ipt_skb_arg > 5 || ip6t_skb_arg < 0 ||
+	    ip6t_skb_arg > 5) {
+		pr_err("ipt_skb_arg=%d ip6t_skb_arg=%d: each must be 0..5\n",
+		       ipt_skb_arg, ip6t_skb_arg);
+		return -EINVAL;
+	}
+
+	err = itr_take_programs();
+	if (err)
+		goto put;
+
+	/* nf_log_trace first: once packets get marked their logs must already
+	 * be kept out of the kernel log. */
+	itr_log_kp.symbol_name = "nf_log_trace";
+	itr_log_kp.pre_handler = itr_log_pre;
+	err = register_kprobe(&itr_log_kp);
+	if (err) {
+		pr_err("cannot probe nf_log_trace: error %d\n", err);
+		goto put;
+	}
+	itr_log_registered = true;
+
+	err = itr_table_register(&itr_ipt, "ipt_do_table", ipt_skb_arg,
+				 itr_ipt_entry, itr_ipt_return);
+	if (err) {
+		pr_err("cannot probe ipt_do_table: error %d%s\n", err,
+		       err == -ENOENT ? " (is ip_tables loaded?)" : "");
+		goto unregister;
+	}
+
+	if (itr_ip6t.entry) {
+		err = itr_table_register(&itr_ip6t, "ip6t_do_table",
+					 ip6t_skb_arg, itr_ip6t_entry,
+					 itr_ip6t_return);
+		if (err == -ENOENT) {
+			pr_info("ip6t_do_table not found (ip6_tables not loaded): IPv6 not traced\n");
+			itr_prog_put(&itr_ip6t.entry);
+			itr_prog_put(&itr_ip6t.ret);
+			err = 0;
+		} else if (err) {
+			pr_err("cannot probe ip6t_do_table: error %d\n", err);
+			goto unregister;
+		}
+	}
+	has_ip6 = itr_ip6t.registered;
+
+	pr_info("tracing from %s (ABI %d, IPv6 %s)\n", pin_dir,
+		ITR_ABI_VERSION, has_ip6 ? "on" : "off");
+	return 0;
+
+unregister:
+	itr_table_unregister(&itr_ip6t);
+	itr_table_unregister(&itr_ipt);
+	if (itr_log_registered)
+		unregister_kprobe(&itr_log_kp);
+	itr_log_registered = false;
+put:
+	itr_put_all();
+	return err;
+}
+
+static void __exit itr_exit(void)
+{
+	/* Table probes first: calls already in flight keep their slots, so
+	 * their nf_log_trace calls are still silenced until the log probe
+	 * goes. unregister_k(ret)probe waits for running handlers. */
+	itr_table_unregister(&itr_ip6t);
+	itr_table_unregister(&itr_ipt);
+	if (itr_log_registered)
+		unregister_kprobe(&itr_log_kp);
+	itr_log_registered = false;
+	itr_put_all();
+}
+
+module_init(itr_init);
+module_exit(itr_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("iptables-trace: marks filtered packets for xtables tracing and runs its BPF programs");
+MODULE_INFO(itr_abi, __stringify(ITR_ABI_VERSION));
