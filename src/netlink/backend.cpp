@@ -1,0 +1,331 @@
+// The netlink backend: nftables marks the flow with nftrace, ip_tables
+// emits TRACE through nfnetlink_log, we decode the records.
+#include <fcntl.h>
+#include <glob.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "iptables_trace/backend.hpp"
+#include "internal.hpp"
+
+namespace itr::netlink {
+
+namespace {
+
+uint64_t clock_ns(clockid_t id)
+{
+    timespec ts{};
+    clock_gettime(id, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string owner_comment()
+{
+    const pid_t pid = getpid();
+    return fmt::format("iptables-trace pid={} start={}", pid, process_start_time(pid).value_or(0));
+}
+
+// "iptables-trace pid=N start=T" -> (pid, start)
+std::pair<pid_t, uint64_t> parse_owner_comment(const std::string& c)
+{
+    pid_t pid = 0;
+    unsigned long long start = 0;
+    if (std::sscanf(c.c_str(), "iptables-trace pid=%d start=%llu", &pid, &start) < 1)
+        return {0, 0};
+    return {pid, start};
+}
+
+// Recovery in the current netns (the caller has entered it): a state file
+// or a table left by a killed instance.
+void recover_here(uint64_t ns_inode, std::vector<std::string>& notices)
+{
+    const std::string path = state_path(ns_inode);
+    if (auto st = read_state(path); st && st->pid != getpid() && !process_alive(st->pid, st->start_time)) {
+        for (const auto& [pf, saved] : {std::pair{2, st->nf_log2}, std::pair{10, st->nf_log10}}) {
+            auto cur = read_nf_log(pf);
+            if (cur && *cur == "nfnetlink_log" && saved != "nfnetlink_log") {
+                const std::string v = saved.empty() ? "NONE" : saved;
+                if (write_nf_log(pf, v))
+                    notices.push_back(fmt::format("restored nf_log/{} to {} in netns {} (left by pid {})", pf, v,
+                                                  ns_inode, st->pid));
+            }
+        }
+        if (unlink(path.c_str()) == 0)
+            notices.push_back(fmt::format("removed stale state file {}", path));
+    }
+    auto sock = open_netfilter_socket();
+    if (!sock)
+        return;
+    auto info = query_table(sock->get());
+    if (!info || !info->exists || info->owned)
+        return;  // an owned table has a live owner: the kernel drops it with the socket
+    const auto [pid, start] = parse_owner_comment(info->comment);
+    if (pid == getpid() || process_alive(pid, start))
+        return;
+    if (delete_table(sock->get()))
+        notices.push_back(fmt::format("removed stale nft table inet {} in netns {} (left by pid {})", kTableName,
+                                      ns_inode, pid));
+}
+
+class NetlinkBackend final : public TraceBackend {
+public:
+    std::string name() const override { return "netlink"; }
+    Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override;
+    std::string summary() const override
+    {
+        std::string s = fmt::format("events {}, lost {}", events_, seq_.lost());
+        if (overruns_)
+            s += fmt::format(" (receive buffer overran {} times{})", overruns_,
+                             pending_overrun_ ? "; the last loss has no count" : "");
+        return s;
+    }
+
+    // Owners, in acquisition order: destroyed in reverse.
+    NetnsTarget ns_;
+    std::optional<NflogGroup> nflog_;
+    Fd ifsock_;  // AF_UNIX socket in the traced netns, for SIOCGIFNAME
+    std::optional<StateFile> state_;
+    std::optional<LoggerBinding> logger_;
+    std::optional<NftTraceTable> table_;
+
+private:
+    std::string ifname(uint32_t index);
+    void handle(const nlmsghdr* nlh, const DecodeContext& ctx, const EventFn& on_event, const LostFn& on_lost);
+
+    std::vector<char> buf_ = std::vector<char>(256 * 1024);
+    std::unordered_map<uint32_t, std::pair<std::string, uint64_t>> ifcache_;
+    SeqTracker seq_;
+    uint64_t events_ = 0;
+    uint64_t overruns_ = 0;
+    bool pending_overrun_ = false;  // ENOBUFS seen, no record since to count the gap
+};
+
+std::string NetlinkBackend::ifname(uint32_t index)
+{
+    const uint64_t now = clock_ns(CLOCK_MONOTONIC);
+    if (auto it = ifcache_.find(index); it != ifcache_.end() && now < it->second.second)
+        return it->second.first;
+    ifreq ifr{};
+    ifr.ifr_ifindex = static_cast<int>(index);
+    std::string name;
+    if (ioctl(ifsock_.get(), SIOCGIFNAME, &ifr) == 0)
+        name.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+    else
+        name = fmt::format("if{}", index);
+    ifcache_[index] = {name, now + 1'000'000'000ull};  // names can change: keep 1 s
+    return name;
+}
+
+void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const EventFn& on_event,
+                            const LostFn& on_lost)
+{
+    auto rec = parse_nflog_message(nlh);
+    if (!rec)
+        return;
+    if (rec->seq) {
+        if (const uint64_t gap = seq_.observe(*rec->seq); gap > 0)
+            on_lost(gap, -1);
+        pending_overrun_ = false;
+    }
+    if (auto ev = record_to_event(*rec, ctx)) {
+        ++events_;
+        on_event(*ev);
+    }
+}
+
+Status NetlinkBackend::poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost)
+{
+    const int fd = nflog_->fd();
+    pollfd p{fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0)
+        return errno == EINTR ? ok_status() : Status(Error{"poll: " + errno_text(errno), ""});
+    if (r == 0)
+        return ok_status();
+    DecodeContext ctx;
+    ctx.ifname = [this](uint32_t i) { return ifname(i); };
+    ctx.netns = static_cast<uint32_t>(ns_.inode);
+    ctx.realtime_minus_mono_ns =
+        static_cast<int64_t>(clock_ns(CLOCK_REALTIME)) - static_cast<int64_t>(clock_ns(CLOCK_MONOTONIC));
+    // Drain what is queued, bounded so the caller checks its stop flag often.
+    for (int i = 0; i < 64; ++i) {
+        const ssize_t n = recv(fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            if (errno == ENOBUFS) {
+                // The kernel dropped records; the next sequence number says how many.
+                ++overruns_;
+                pending_overrun_ = true;
+                continue;
+            }
+            return Error{"nfnetlink_log: receive: " + errno_text(errno), ""};
+        }
+        ctx.recv_mono_ns = clock_ns(CLOCK_MONOTONIC);
+        int len = static_cast<int>(n);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(nlh, len);
+             nlh = mnl_nlmsg_next(nlh, &len)) {
+            if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_NOOP)
+                continue;
+            handle(nlh, ctx, on_event, on_lost);
+        }
+    }
+    return ok_status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning)
+{
+    if (auto why = netlink_backend_unavailable(opts))
+        return Error{"netlink backend: " + *why, ""};
+    auto rules = build_trace_rules(opts);
+    if (!rules)
+        return rules.error();
+
+    auto be = std::make_unique<NetlinkBackend>();
+    auto ns = open_netns(opts.netns ? std::optional<std::string>(opts.netns->text) : std::nullopt);
+    if (!ns)
+        return ns.error();
+    be->ns_ = std::move(*ns);
+
+    std::optional<ScopedNetns> inside;
+    if (opts.netns) {
+        auto g = ScopedNetns::enter(be->ns_.fd.get());
+        if (!g)
+            return g.error();
+        inside.emplace(std::move(*g));
+    }
+    std::vector<std::string> notices;
+    recover_here(be->ns_.inode, notices);
+    for (const auto& n : notices)
+        std::cerr << "iptables-trace: " << n << '\n';
+
+    auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes);
+    if (!nflog)
+        return nflog.error();
+    be->nflog_.emplace(std::move(*nflog));
+
+    be->ifsock_ = Fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!be->ifsock_)
+        return Error{"socket(AF_UNIX): " + errno_text(errno), ""};
+
+    auto prev2 = read_nf_log(2);
+    if (!prev2)
+        return prev2.error();
+    auto prev10 = read_nf_log(10);
+    if (!prev10)
+        return prev10.error();
+    StateRecord rec{getpid(), process_start_time(getpid()).value_or(0), be->ns_.inode, *prev2, *prev10};
+    auto state = StateFile::write(rec);
+    if (!state)
+        return state.error();
+    be->state_.emplace(std::move(*state));
+
+    auto logger = LoggerBinding::bind(*prev2, *prev10);
+    if (!logger)
+        return logger.error();
+    be->logger_.emplace(std::move(*logger));
+
+    auto table = NftTraceTable::create(*rules, owner_comment());
+    if (!table)
+        return table.error();
+    be->table_.emplace(std::move(*table));
+
+    if (filter_is_empty(opts))
+        std::cerr << "iptables-trace: warning: no filter given: every packet in this netns is traced, which "
+                     "slows every packet down\n";
+    if (access("/proc/thread-self/net/ip_tables_names", F_OK) != 0 &&
+        access("/proc/thread-self/net/ip6_tables_names", F_OK) != 0)
+        std::cerr << "iptables-trace: warning: no iptables-legacy table is loaded in this netns; the netlink "
+                     "backend reports TRACE from iptables-legacy rulesets only\n";
+    return std::unique_ptr<TraceBackend>(std::move(be));
+}
+
+}  // namespace itr::netlink
+
+namespace itr {
+
+std::optional<std::string> netlink_backend_unavailable(const Options& opts)
+{
+    if (opts.pid)
+        return "it cannot filter by pid (-p): nfnetlink_log does not report the task; use --backend module";
+    if (geteuid() != 0)
+        return "it needs root (CAP_NET_ADMIN) to add an nftables table and bind nfnetlink_log";
+    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0)
+        return "nfnetlink_log is not available (CONFIG_NETFILTER_NETLINK_LOG)";
+    if (access("/proc/sys/net/netfilter/nf_log/2", F_OK) != 0)
+        return "the nf_log sysctl (/proc/sys/net/netfilter/nf_log) is missing";
+    if (auto rules = netlink::build_trace_rules(opts); !rules)
+        return rules.error().what;
+    // nf_tables: a read-only table dump answers EOPNOTSUPP without it.
+    auto sock = netlink::open_netfilter_socket();
+    if (!sock)
+        return sock.error().what;
+    if (auto info = netlink::query_table(sock->get()); !info)
+        return "nf_tables is not available: " + info.error().what;
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<TraceBackend>> make_netlink_backend(const Options& opts)
+{
+    netlink::Tuning t;
+    // -B asks for more buffer than the default: honour the larger size.
+    const long page = sysconf(_SC_PAGESIZE);
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const long long asked = static_cast<long long>(opts.perf_pages) * (page > 0 ? page : 4096) * (cpus > 0 ? cpus : 1);
+    if (asked > t.rcvbuf_bytes && asked < (1LL << 30))
+        t.rcvbuf_bytes = static_cast<int>(asked);
+    return netlink::make_backend(opts, t);
+}
+
+Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
+{
+    std::vector<std::string> notices;
+    // Instances recorded in state files (they name their netns).
+    glob_t g{};
+    if (glob(fmt::format("{}/netlink-*.state", netlink::kStateDir).c_str(), 0, nullptr, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) {
+            const std::string path = g.gl_pathv[i];
+            auto st = netlink::read_state(path);
+            if (!st) {
+                continue;
+            }
+            if (st->pid == getpid() || netlink::process_alive(st->pid, st->start_time))
+                continue;
+            auto fd = netlink::find_netns_by_inode(st->netns);
+            if (!fd) {
+                if (unlink(path.c_str()) == 0)
+                    notices.push_back(fmt::format("removed {}: its netns {} no longer exists", path, st->netns));
+                continue;
+            }
+            auto inside = netlink::ScopedNetns::enter(fd->get());
+            if (!inside)
+                return inside.error();
+            netlink::recover_here(st->netns, notices);
+        }
+    }
+    globfree(&g);
+    // A table left in our own netns without a state file.
+    auto self = netlink::open_netns(std::nullopt);
+    if (self)
+        netlink::recover_here(self->inode, notices);
+    return notices;
+}
+
+}  // namespace itr

@@ -1,0 +1,292 @@
+// The tool's nftables table, built with libnftnl and sent with libmnl.
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <poll.h>
+#include <time.h>
+
+#include <cerrno>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "internal.hpp"
+
+namespace itr::netlink {
+
+namespace {
+
+constexpr int kChainPriority = -350;  // before raw (-300) and conntrack (-200)
+
+struct TableDel { void operator()(nftnl_table* t) const { nftnl_table_free(t); } };
+struct ChainDel { void operator()(nftnl_chain* c) const { nftnl_chain_free(c); } };
+struct RuleDel { void operator()(nftnl_rule* r) const { nftnl_rule_free(r); } };
+struct UdataDel { void operator()(nftnl_udata_buf* b) const { nftnl_udata_buf_free(b); } };
+
+// Builds a batch of messages, each asking for an ack, and sends it.
+class Batch {
+public:
+    Batch() : buf_(1 << 16), seq_(static_cast<uint32_t>(time(nullptr)))
+    {
+        b_ = mnl_nlmsg_batch_start(buf_.data(), buf_.size());
+        nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b_)), seq_++);
+        mnl_nlmsg_batch_next(b_);
+    }
+    ~Batch() { mnl_nlmsg_batch_stop(b_); }
+    nlmsghdr* add(uint16_t type, uint16_t flags)
+    {
+        auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(b_)), type, NFPROTO_INET,
+                                          flags | NLM_F_ACK, seq_++);
+        ++acks_;
+        return nlh;
+    }
+    void next() { mnl_nlmsg_batch_next(b_); }
+    Status send(mnl_socket* nl)
+    {
+        nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(b_)), seq_++);
+        mnl_nlmsg_batch_next(b_);
+        if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(b_), mnl_nlmsg_batch_size(b_)) < 0)
+            return Error{"nftables: send: " + errno_text(errno), ""};
+        // One ack (or error) per message.
+        std::vector<char> rbuf(MNL_SOCKET_BUFFER_SIZE);
+        int first_err = 0;
+        const int fd = mnl_socket_get_fd(nl);
+        for (int got = 0; got < acks_;) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 3000) <= 0)
+                return Error{"nftables: no answer from the kernel", ""};
+            const ssize_t n = mnl_socket_recvfrom(nl, rbuf.data(), rbuf.size());
+            if (n < 0)
+                return Error{"nftables: receive: " + errno_text(errno), ""};
+            int len = static_cast<int>(n);
+            for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf.data()); mnl_nlmsg_ok(nlh, len);
+                 nlh = mnl_nlmsg_next(nlh, &len)) {
+                if (nlh->nlmsg_type != NLMSG_ERROR)
+                    continue;
+                const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+                ++got;
+                if (e->error != 0 && first_err == 0)
+                    first_err = -e->error;
+            }
+            if (first_err)
+                break;  // the batch was aborted as a whole
+        }
+        if (first_err)
+            return Error{"nftables: " + errno_text(first_err), ""};
+        return ok_status();
+    }
+
+private:
+    std::vector<char> buf_;
+    mnl_nlmsg_batch* b_ = nullptr;
+    uint32_t seq_;
+    int acks_ = 0;
+};
+
+void add_expr(nftnl_rule* r, nftnl_expr* e) { nftnl_rule_add_expr(r, e); }
+
+nftnl_expr* meta_load(uint32_t key)
+{
+    nftnl_expr* e = nftnl_expr_alloc("meta");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+    return e;
+}
+
+nftnl_expr* cmp_eq(const std::vector<uint8_t>& v)
+{
+    nftnl_expr* e = nftnl_expr_alloc("cmp");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+    nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, v.data(), static_cast<uint32_t>(v.size()));
+    return e;
+}
+
+void add_match(nftnl_rule* r, const NftMatch& m)
+{
+    switch (m.kind) {
+    case NftMatch::Kind::NfProto:
+        add_expr(r, meta_load(NFT_META_NFPROTO));
+        break;
+    case NftMatch::Kind::L4Proto:
+        add_expr(r, meta_load(NFT_META_L4PROTO));
+        break;
+    case NftMatch::Kind::Payload: {
+        nftnl_expr* e = nftnl_expr_alloc("payload");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, m.base);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, m.offset);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, m.len);
+        add_expr(r, e);
+        if (!m.mask.empty()) {
+            const std::vector<uint8_t> zero(m.mask.size(), 0);
+            nftnl_expr* b = nftnl_expr_alloc("bitwise");
+            nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+            nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+            nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_LEN, m.len);
+            nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, m.mask.data(), static_cast<uint32_t>(m.mask.size()));
+            nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, zero.data(), static_cast<uint32_t>(zero.size()));
+            add_expr(r, b);
+        }
+        break;
+    }
+    }
+    add_expr(r, cmp_eq(m.value));
+}
+
+void add_set_nftrace(nftnl_rule* r)
+{
+    const uint8_t one = 1;
+    nftnl_expr* imm = nftnl_expr_alloc("immediate");
+    nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+    nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &one, sizeof one);
+    add_expr(r, imm);
+    nftnl_expr* set = nftnl_expr_alloc("meta");
+    nftnl_expr_set_u32(set, NFTNL_EXPR_META_KEY, NFT_META_NFTRACE);
+    nftnl_expr_set_u32(set, NFTNL_EXPR_META_SREG, NFT_REG_1);
+    add_expr(r, set);
+}
+
+int table_cb(const nlmsghdr* nlh, void* data)
+{
+    auto* info = static_cast<TableInfo*>(data);
+    std::unique_ptr<nftnl_table, TableDel> t(nftnl_table_alloc());
+    if (!t || nftnl_table_nlmsg_parse(nlh, t.get()) < 0)
+        return MNL_CB_OK;
+    const char* name = nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME);
+    if (!name || std::string(name) != kTableName)
+        return MNL_CB_OK;
+    info->exists = true;
+    if (nftnl_table_is_set(t.get(), NFTNL_TABLE_FLAGS))
+        info->owned = (nftnl_table_get_u32(t.get(), NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER) != 0;
+    uint32_t len = 0;
+    if (const void* ud = nftnl_table_get_data(t.get(), NFTNL_TABLE_USERDATA, &len); ud && len) {
+        nftnl_udata_parse(
+            ud, len,
+            [](const nftnl_udata* attr, void* d) -> int {
+                if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT) {
+                    const char* s = static_cast<const char*>(nftnl_udata_get(attr));
+                    static_cast<std::string*>(d)->assign(s, strnlen(s, nftnl_udata_len(attr)));
+                }
+                return 0;
+            },
+            &info->comment);
+    }
+    return MNL_CB_OK;
+}
+
+}  // namespace
+
+Result<TableInfo> query_table(mnl_socket* nl)
+{
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    const uint32_t seq = static_cast<uint32_t>(time(nullptr));
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_DUMP, seq);
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+        return Error{"nftables: list tables: " + errno_text(errno), ""};
+    TableInfo info;
+    const uint32_t portid = mnl_socket_get_portid(nl);
+    for (;;) {
+        pollfd p{mnl_socket_get_fd(nl), POLLIN, 0};
+        if (::poll(&p, 1, 3000) <= 0)
+            return Error{"nftables: list tables: no answer", ""};
+        const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+        if (n < 0)
+            return Error{"nftables: list tables: " + errno_text(errno), ""};
+        const int r = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, table_cb, &info);
+        if (r < 0)
+            return Error{"nftables: list tables: " + errno_text(errno),
+                         errno == EOPNOTSUPP || errno == EPROTONOSUPPORT ? "is nf_tables built?" : ""};
+        if (r == MNL_CB_STOP)
+            break;
+    }
+    return info;
+}
+
+Status delete_table(mnl_socket* nl)
+{
+    std::unique_ptr<nftnl_table, TableDel> t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, kTableName);
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
+    Batch b;
+    nftnl_table_nlmsg_build_payload(b.add(NFT_MSG_DELTABLE, 0), t.get());
+    b.next();
+    return b.send(nl);
+}
+
+Result<NftTraceTable> NftTraceTable::create(const std::vector<NftTraceRule>& rules, const std::string& comment)
+{
+    auto sock = open_netfilter_socket();
+    if (!sock)
+        return sock.error();
+    mnl_socket* nl = sock->get();
+
+    std::unique_ptr<nftnl_table, TableDel> t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, kTableName);
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
+    std::unique_ptr<nftnl_udata_buf, UdataDel> ud(nftnl_udata_buf_alloc(256));
+    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_TABLE_COMMENT, comment.c_str());
+    nftnl_table_set_data(t.get(), NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud.get()),
+                         nftnl_udata_buf_len(ud.get()));
+
+    Batch b;
+    nftnl_table_nlmsg_build_payload(b.add(NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL), t.get());
+    b.next();
+
+    struct ChainSpec {
+        const char* name;
+        uint32_t hook;
+    };
+    std::vector<std::unique_ptr<nftnl_rule, RuleDel>> keep;
+    for (const ChainSpec cs : {ChainSpec{"prerouting", NF_INET_PRE_ROUTING}, ChainSpec{"output", NF_INET_LOCAL_OUT}}) {
+        std::unique_ptr<nftnl_chain, ChainDel> c(nftnl_chain_alloc());
+        nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, kTableName);
+        nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, cs.name);
+        nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+        nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, cs.hook);
+        nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, kChainPriority);
+        nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, "filter");
+        nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+        nftnl_chain_nlmsg_build_payload(b.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE), c.get());
+        b.next();
+        for (const auto& tr : rules) {
+            std::unique_ptr<nftnl_rule, RuleDel> r(nftnl_rule_alloc());
+            nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTableName);
+            nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, cs.name);
+            nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+            for (const auto& m : tr.matches)
+                add_match(r.get(), m);
+            add_set_nftrace(r.get());
+            nftnl_rule_nlmsg_build_payload(b.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND), r.get());
+            b.next();
+            keep.push_back(std::move(r));
+        }
+    }
+    if (auto st = b.send(nl); !st) {
+        Error e = st.error();
+        if (e.what.find(errno_text(EEXIST)) != std::string::npos)
+            e.hint = "another iptables-trace is tracing this netns (see nft list table inet iptables_trace)";
+        e.what = "create nft table inet " + std::string(kTableName) + ": " + e.what;
+        return e;
+    }
+    NftTraceTable out;
+    out.sock_ = std::move(*sock);
+    return out;
+}
+
+NftTraceTable::~NftTraceTable()
+{
+    if (sock_.get())
+        (void)delete_table(sock_.get());  // closing the socket would remove it too
+}
+
+}  // namespace itr::netlink

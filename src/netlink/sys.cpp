@@ -1,0 +1,358 @@
+// Namespaces, processes, sysctl logger bindings and the recovery state file.
+#include <dirent.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "internal.hpp"
+
+namespace itr::netlink {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+MnlSocket& MnlSocket::operator=(MnlSocket&& o) noexcept
+{
+    if (this != &o) {
+        if (s_)
+            mnl_socket_close(s_);
+        s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+}
+
+MnlSocket::~MnlSocket()
+{
+    if (s_)
+        mnl_socket_close(s_);
+}
+
+int MnlSocket::fd() const { return s_ ? mnl_socket_get_fd(s_) : -1; }
+uint32_t MnlSocket::portid() const { return s_ ? mnl_socket_get_portid(s_) : 0; }
+
+Result<MnlSocket> open_netfilter_socket()
+{
+    mnl_socket* s = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (!s)
+        return Error{"netlink socket (NETLINK_NETFILTER): " + errno_text(errno), ""};
+    MnlSocket out(s);
+    if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0)
+        return Error{"netlink bind: " + errno_text(errno), ""};
+    return out;
+}
+
+// ---- netns -------------------------------------------------------------------
+
+namespace {
+
+bool all_digits(const std::string& s)
+{
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+Result<NetnsTarget> open_ns_path(const std::string& path, const std::string& label)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return Error{fmt::format("netns {}: {}: {}", label, path, errno_text(errno)), ""};
+    NetnsTarget t;
+    t.fd = Fd(fd);
+    struct stat st {};
+    if (fstat(fd, &st) < 0)
+        return Error{fmt::format("netns {}: {}", label, errno_text(errno)), ""};
+    t.inode = st.st_ino;
+    t.label = label;
+    return t;
+}
+
+}  // namespace
+
+std::optional<Fd> find_netns_by_inode(uint64_t inode)
+{
+    auto matches = [&](const std::string& p) {
+        struct stat st {};
+        return stat(p.c_str(), &st) == 0 && st.st_ino == inode;
+    };
+    std::string hit;
+    for (const char* dir : {"/var/run/netns", "/proc"}) {
+        DIR* d = opendir(dir);
+        if (!d)
+            continue;
+        const bool proc = std::strcmp(dir, "/proc") == 0;
+        while (dirent* e = readdir(d)) {
+            if (e->d_name[0] == '.' || (proc && !all_digits(e->d_name)))
+                continue;
+            const std::string p = proc ? fmt::format("/proc/{}/ns/net", e->d_name) : fmt::format("{}/{}", dir, e->d_name);
+            if (matches(p)) {
+                hit = p;
+                break;
+            }
+        }
+        closedir(d);
+        if (!hit.empty())
+            break;
+    }
+    if (hit.empty())
+        return std::nullopt;
+    const int fd = ::open(hit.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return std::nullopt;
+    return Fd(fd);
+}
+
+Result<NetnsTarget> open_netns(const std::optional<std::string>& spec)
+{
+    if (!spec || spec->empty())
+        return open_ns_path("/proc/thread-self/ns/net", "current");
+    const std::string& s = *spec;
+    if (s.rfind("pid:", 0) == 0 && all_digits(s.substr(4)))
+        return open_ns_path(fmt::format("/proc/{}/ns/net", s.substr(4)), s);
+    if (all_digits(s)) {
+        auto fd = find_netns_by_inode(std::stoull(s));
+        if (!fd)
+            return Error{fmt::format("netns {}: no process and no /var/run/netns entry holds this netns inode", s),
+                         "give a /var/run/netns name, pid:N or a path instead"};
+        NetnsTarget t;
+        t.inode = std::stoull(s);
+        t.fd = std::move(*fd);
+        t.label = s;
+        return t;
+    }
+    if (s.find('/') != std::string::npos)
+        return open_ns_path(s, s);
+    return open_ns_path("/var/run/netns/" + s, s);
+}
+
+Result<ScopedNetns> ScopedNetns::enter(int target_fd)
+{
+    ScopedNetns g;
+    const int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0)
+        return Error{"open /proc/thread-self/ns/net: " + errno_text(errno), ""};
+    g.saved_ = Fd(self);
+    if (setns(target_fd, CLONE_NEWNET) < 0)
+        return Error{"setns into the target netns: " + errno_text(errno), ""};
+    return g;
+}
+
+ScopedNetns::~ScopedNetns()
+{
+    if (saved_)
+        (void)setns(saved_.get(), CLONE_NEWNET);
+}
+
+// ---- processes ---------------------------------------------------------------
+
+std::optional<uint64_t> process_start_time(pid_t pid)
+{
+    std::ifstream f(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto rp = text.rfind(')');  // comm may contain spaces
+    if (rp == std::string::npos)
+        return std::nullopt;
+    std::istringstream in(text.substr(rp + 2));
+    std::string field;
+    // Fields after comm start at 3 (state); starttime is field 22.
+    for (int i = 3; i <= 22; ++i)
+        if (!(in >> field))
+            return std::nullopt;
+    try {
+        return std::stoull(field);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+bool process_alive(pid_t pid, uint64_t start_time)
+{
+    if (pid <= 0)
+        return false;
+    const auto st = process_start_time(pid);
+    return st && (start_time == 0 || *st == start_time);
+}
+
+// ---- logger bindings ---------------------------------------------------------
+
+namespace {
+
+std::string nf_log_path(int pf) { return fmt::format("/proc/sys/net/netfilter/nf_log/{}", pf); }
+
+Result<std::string> read_fd_value(int fd)
+{
+    char buf[128];
+    const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n < 0)
+        return Error{"read nf_log: " + errno_text(errno), ""};
+    std::string v(buf, static_cast<size_t>(n));
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' '))
+        v.pop_back();
+    return v;
+}
+
+}  // namespace
+
+Result<std::string> read_nf_log(int pf)
+{
+    Fd fd(::open(nf_log_path(pf).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        return Error{nf_log_path(pf) + ": " + errno_text(errno), ""};
+    return read_fd_value(fd.get());
+}
+
+Status write_nf_log(int pf, const std::string& value)
+{
+    Fd fd(::open(nf_log_path(pf).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd)
+        return Error{nf_log_path(pf) + ": " + errno_text(errno), ""};
+    if (pwrite(fd.get(), value.data(), value.size(), 0) < 0)
+        return Error{fmt::format("write {} to {}: {}", value, nf_log_path(pf), errno_text(errno)), ""};
+    return ok_status();
+}
+
+Result<LoggerBinding> LoggerBinding::bind(const std::string& saved2, const std::string& saved10)
+{
+    LoggerBinding b;
+    auto one = [](int pf, const std::string& prev, One& slot) -> Status {
+        slot.fd = Fd(::open(nf_log_path(pf).c_str(), O_RDWR | O_CLOEXEC));
+        if (!slot.fd)
+            return Error{nf_log_path(pf) + ": " + errno_text(errno),
+                         "the netlink backend binds nfnetlink_log as the logger; /proc/sys must be writable"};
+        slot.previous = prev;
+        if (prev == "nfnetlink_log")
+            return ok_status();
+        static const std::string v = "nfnetlink_log";
+        if (pwrite(slot.fd.get(), v.data(), v.size(), 0) < 0)
+            return Error{fmt::format("bind nfnetlink_log as the logger ({}): {}", nf_log_path(pf), errno_text(errno)), ""};
+        slot.changed = true;
+        return ok_status();
+    };
+    if (auto st = one(2, saved2, b.v4_); !st)
+        return st.error();
+    if (auto st = one(10, saved10, b.v6_); !st)
+        return st.error();
+    return b;
+}
+
+LoggerBinding::~LoggerBinding()
+{
+    for (One* s : {&v6_, &v4_}) {
+        if (!s->changed || !s->fd)
+            continue;
+        // Restore only when the binding is still ours.
+        auto cur = read_fd_value(s->fd.get());
+        if (cur && *cur != "nfnetlink_log")
+            continue;
+        const std::string v = s->previous.empty() ? "NONE" : s->previous;
+        (void)pwrite(s->fd.get(), v.data(), v.size(), 0);
+    }
+}
+
+// ---- state file --------------------------------------------------------------
+
+std::string state_path(uint64_t netns_inode) { return fmt::format("{}/netlink-{}.state", kStateDir, netns_inode); }
+
+std::string format_state(const StateRecord& s)
+{
+    return fmt::format("pid={}\nstart={}\nnetns={}\nnf_log2={}\nnf_log10={}\n", s.pid, s.start_time, s.netns,
+                       s.nf_log2, s.nf_log10);
+}
+
+std::optional<StateRecord> parse_state(const std::string& text)
+{
+    StateRecord r;
+    std::istringstream in(text);
+    std::string line;
+    bool have_pid = false, have_netns = false;
+    while (std::getline(in, line)) {
+        const auto eq = line.find('=');
+        if (eq == std::string::npos)
+            continue;
+        const std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+        try {
+            if (k == "pid") {
+                r.pid = static_cast<pid_t>(std::stol(v));
+                have_pid = true;
+            } else if (k == "start") {
+                r.start_time = std::stoull(v);
+            } else if (k == "netns") {
+                r.netns = std::stoull(v);
+                have_netns = true;
+            } else if (k == "nf_log2") {
+                r.nf_log2 = v;
+            } else if (k == "nf_log10") {
+                r.nf_log10 = v;
+            }
+        } catch (...) {
+            return std::nullopt;
+        }
+    }
+    if (!have_pid || !have_netns)
+        return std::nullopt;
+    return r;
+}
+
+std::optional<StateRecord> read_state(const std::string& path)
+{
+    std::ifstream f(path);
+    if (!f)
+        return std::nullopt;
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return parse_state(text);
+}
+
+Result<StateFile> StateFile::write(const StateRecord& rec)
+{
+    if (mkdir(kStateDir, 0700) < 0 && errno != EEXIST)
+        return Error{fmt::format("mkdir {}: {}", kStateDir, errno_text(errno)), ""};
+    const std::string path = state_path(rec.netns);
+    const std::string tmp = path + ".tmp";
+    const std::string body = format_state(rec);
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd || ::write(fd.get(), body.data(), body.size()) != static_cast<ssize_t>(body.size()) ||
+        fsync(fd.get()) < 0)
+        return Error{fmt::format("write {}: {}", tmp, errno_text(errno)), ""};
+    fd.reset();
+    if (rename(tmp.c_str(), path.c_str()) < 0)
+        return Error{fmt::format("rename {}: {}", path, errno_text(errno)), ""};
+    StateFile s;
+    s.path_ = path;
+    return s;
+}
+
+StateFile::~StateFile()
+{
+    if (!path_.empty())
+        (void)unlink(path_.c_str());
+}
+
+// ---- group 0 holder ----------------------------------------------------------
+
+std::optional<std::string> group0_holder()
+{
+    // Columns: group_num peer_portid qlen copy_mode copy_range flush_timeout use
+    std::ifstream f("/proc/thread-self/net/netfilter/nfnetlink_log");
+    std::string line;
+    while (std::getline(f, line)) {
+        std::istringstream in(line);
+        unsigned group = 0, portid = 0;
+        if (!(in >> group >> portid) || group != 0)
+            continue;
+        // Netlink port ids are the holder's pid for its first socket.
+        std::ifstream comm(fmt::format("/proc/{}/comm", portid));
+        std::string name;
+        if (comm && std::getline(comm, name) && !name.empty())
+            return fmt::format("{} (pid {})", name, portid);
+        return fmt::format("netlink port id {}", portid);
+    }
+    return std::nullopt;
+}
+
+}  // namespace itr::netlink
