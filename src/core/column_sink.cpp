@@ -1,0 +1,162 @@
+// The column sink: one reusable line buffer, one write per event, the
+// HH:MM:SS text cached per second.
+#include <climits>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "iptables_trace/format.hpp"
+#include "iptables_trace/sink.hpp"
+
+namespace itr {
+namespace {
+
+constexpr int64_t kNsPerSec = 1'000'000'000;
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+constexpr std::size_t kTimeW = 11, kSkbW = 21, kNetnsW = 13, kPidW = 9, kCpuW = 7, kIfW = 19, kMacW = 19,
+                      kLenW = 7, kPktW = 55;
+
+class ColumnSink final : public Sink {
+public:
+    ColumnSink(std::ostream& out, const SinkOptions& opts) : out_(out), opts_(opts) { line_.reserve(512); }
+
+    void event(const TraceEvent& ev) override {
+        if (opts_.header && !header_done_) write_header();
+        line_.clear();
+        append_time(ev.mono_ns);
+        pad(0, kTimeW);
+
+        std::size_t start = line_.size();
+        if (ev.pkt.skb)
+            fmt::format_to(std::back_inserter(line_), "[0x{:016x}]", ev.pkt.skb);
+        else
+            line_ += "[?]";
+        pad(start, kSkbW);
+
+        start = line_.size();
+        if (ev.pkt.netns)
+            fmt::format_to(std::back_inserter(line_), "[{}]", *ev.pkt.netns);
+        else
+            line_ += "[?]";
+        pad(start, kNetnsW);
+
+        start = line_.size();
+        opt_num(ev.pkt.pid);
+        pad(start, kPidW);
+
+        start = line_.size();
+        opt_num(ev.pkt.cpu);
+        pad(start, kCpuW);
+
+        start = line_.size();
+        append_sanitized(line_, ev.pkt.ifname);
+        pad_display(start, kIfW);
+
+        start = line_.size();
+        if (ev.pkt.dst_mac)
+            append_mac(line_, *ev.pkt.dst_mac);
+        else
+            line_ += "00:00:00:00:00:00";
+        pad(start, kMacW);
+
+        start = line_.size();
+        if (ev.pkt.ip_version == 4 || ev.pkt.ip_version == 6)
+            fmt::format_to(std::back_inserter(line_), "{}", ev.pkt.ip_len);
+        else
+            line_ += '?';
+        pad(start, kLenW);
+
+        start = line_.size();
+        append_pkt_info(line_, ev.pkt);
+        pad_display(start, kPktW);
+
+        append_iptables_info(line_, ev);
+        append_rule_suffix(line_, ev);
+        line_ += '\n';
+        out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    }
+
+    void lost(uint64_t count, int /*cpu*/) override { lost_ += count; }
+
+    void flush() override {
+        if (opts_.header && !header_done_) write_header();
+        out_.flush();
+    }
+
+    uint64_t lost_total() const override { return lost_; }
+
+private:
+    void write_header() {
+        header_done_ = true;
+        out_ << kColumnHeader << '\n';
+    }
+
+    void opt_num(const std::optional<uint32_t>& v) {
+        if (v)
+            fmt::format_to(std::back_inserter(line_), "{}", *v);
+        else
+            line_ += '?';
+    }
+
+    // Pads the column that began at start to width bytes; a value that
+    // fills it is still followed by one space.
+    void pad(std::size_t start, std::size_t width) {
+        const std::size_t used = line_.size() - start;
+        line_.append(used < width ? width - used : 1, ' ');
+    }
+    void pad_display(std::size_t start, std::size_t width) {
+        const std::size_t used = display_width(std::string_view(line_).substr(start));
+        line_.append(used < width ? width - used : 1, ' ');
+    }
+
+    void append_time(uint64_t mono_ns) {
+        if (opts_.time_mode == TimeMode::SinceFirst) {
+            if (!first_mono_) first_mono_ = mono_ns;
+            // Per-CPU buffers may hand events over slightly out of order.
+            const bool neg = mono_ns < *first_mono_;
+            const uint64_t d = neg ? *first_mono_ - mono_ns : mono_ns - *first_mono_;
+            fmt::format_to(std::back_inserter(line_), "[{}{}.{:06}]", neg ? "-" : "", d / kNsPerSec,
+                           (d % kNsPerSec) / 1000);
+            return;
+        }
+        const int64_t wall = static_cast<int64_t>(mono_ns) + opts_.realtime_offset_ns;
+        const int64_t sec = floor_div(wall, kNsPerSec) + opts_.utc_offset_s;
+        if (sec != cached_sec_) {
+            cached_sec_ = sec;
+            const int64_t day_sec = sec - floor_div(sec, 86400) * 86400;
+            const auto h = static_cast<int>(day_sec / 3600), m = static_cast<int>(day_sec / 60 % 60),
+                       s = static_cast<int>(day_sec % 60);
+            char* p = cached_time_;
+            *p++ = '[';
+            *p++ = static_cast<char>('0' + h / 10);
+            *p++ = static_cast<char>('0' + h % 10);
+            *p++ = ':';
+            *p++ = static_cast<char>('0' + m / 10);
+            *p++ = static_cast<char>('0' + m % 10);
+            *p++ = ':';
+            *p++ = static_cast<char>('0' + s / 10);
+            *p++ = static_cast<char>('0' + s % 10);
+            *p++ = ']';
+        }
+        line_.append(cached_time_, 10);
+    }
+
+    std::ostream& out_;
+    SinkOptions opts_;
+    std::string line_;
+    bool header_done_ = false;
+    uint64_t lost_ = 0;
+    std::optional<uint64_t> first_mono_;
+    int64_t cached_sec_ = INT64_MIN;
+    char cached_time_[10] = {};
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_column_sink(std::ostream& out, const SinkOptions& opts) {
+    return std::make_unique<ColumnSink>(out, opts);
+}
+
+}  // namespace itr

@@ -1,0 +1,78 @@
+#include "iptables_trace/filter.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace itr {
+namespace {
+
+std::optional<uint32_t> parse_u32_digits(std::string_view s) {
+    if (s.empty() || s.size() > 10) return std::nullopt;
+    for (char c : s)
+        if (c < '0' || c > '9') return std::nullopt;
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v > UINT32_MAX) return std::nullopt;
+    return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+uint8_t proto_number(Proto p) {
+    switch (p) {
+    case Proto::Tcp: return 6;
+    case Proto::Udp: return 17;
+    case Proto::Icmp: return 1;
+    case Proto::Icmp6: return 58;
+    case Proto::Any: break;
+    }
+    return ITR_PROTO_ANY;
+}
+
+std::optional<uint32_t> netns_inode_literal(const NetnsSpec& spec) { return parse_u32_digits(spec.text); }
+
+std::optional<uint32_t> netns_pid(const NetnsSpec& spec) {
+    std::string_view s = spec.text;
+    if (s.substr(0, 4) != "pid:") return std::nullopt;
+    return parse_u32_digits(s.substr(4));
+}
+
+Result<itr_config> make_bpf_config(const Options& opts, itr_arg_layout ipt, itr_arg_layout ip6t,
+                                   std::optional<uint32_t> resolved_netns) {
+    itr_config c;
+    std::memset(&c, 0, sizeof c);
+    c.ipt = ipt;
+    c.ip6t = ip6t;
+    c.abi_version = ITR_ABI_VERSION;
+    if (opts.addr) {
+        c.has_addr = 1;
+        c.addr_version = opts.addr->version;
+        std::memcpy(c.addr, opts.addr->bytes.data(), opts.addr->version == 4 ? 4 : 16);
+    }
+    c.proto = proto_number(opts.proto);
+    if (opts.port) {
+        c.has_port = 1;
+        c.port_be = htons(*opts.port);
+    }
+    if (opts.icmp_id) {
+        c.has_icmp_id = 1;
+        c.icmp_id_be = htons(*opts.icmp_id);
+    }
+    if (opts.pid) {
+        c.has_pid = 1;
+        c.pid = *opts.pid;
+    }
+    if (opts.netns) {
+        std::optional<uint32_t> ino = resolved_netns ? resolved_netns : netns_inode_literal(*opts.netns);
+        if (!ino)
+            return Error{"netns filter '" + opts.netns->text + "': not resolved to a namespace inode",
+                         "resolve -N to an inode before building the BPF configuration"};
+        c.has_netns = 1;
+        c.netns = *ino;
+    }
+    return c;
+}
+
+}  // namespace itr

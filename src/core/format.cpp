@@ -1,0 +1,317 @@
+#include "iptables_trace/format.hpp"
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include "iptables_trace/duration.hpp"
+#include "iptables_trace/names.hpp"
+
+namespace itr {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void append_hex_byte(std::string& out, unsigned char c) {
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+}
+
+void append_uint(std::string& out, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) out.push_back(tmp[--n]);
+}
+
+void append_endpoint(std::string& out, const Packet& pkt, const std::array<uint8_t, 16>& addr,
+                     std::optional<uint16_t> port) {
+    if (port && pkt.ip_version == 6) {
+        out.push_back('[');
+        append_ip(out, 6, addr);
+        out.push_back(']');
+    } else {
+        append_ip(out, pkt.ip_version, addr);
+    }
+    if (port) {
+        out.push_back(':');
+        append_uint(out, *port);
+    }
+}
+
+void append_flow(std::string& out, const Packet& pkt, bool with_ports) {
+    std::optional<uint16_t> sp, dp;
+    if (with_ports) {
+        sp = pkt.sport;
+        dp = pkt.dport;
+    }
+    append_endpoint(out, pkt, pkt.saddr, sp);
+    out += "->";
+    append_endpoint(out, pkt, pkt.daddr, dp);
+}
+
+}  // namespace
+
+void append_ip(std::string& out, uint8_t version, const std::array<uint8_t, 16>& a) {
+    if (version == 4) {
+        append_uint(out, a[0]);
+        for (int i = 1; i < 4; ++i) {
+            out.push_back('.');
+            append_uint(out, a[i]);
+        }
+        return;
+    }
+    char buf[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, a.data(), buf, sizeof buf))
+        out += buf;
+    else
+        out += '?';
+}
+
+std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& addr) {
+    std::string s;
+    append_ip(s, version, addr);
+    return s;
+}
+
+void append_mac(std::string& out, const std::array<uint8_t, 6>& mac) {
+    for (std::size_t i = 0; i < mac.size(); ++i) {
+        if (i) out.push_back(':');
+        out.push_back(kHex[mac[i] >> 4]);
+        out.push_back(kHex[mac[i] & 0xf]);
+    }
+}
+
+void append_pkt_info(std::string& out, const Packet& pkt) {
+    if (pkt.ip_version != 4 && pkt.ip_version != 6) {
+        out.push_back('?');
+        return;
+    }
+    const bool ports = pkt.sport.has_value() && pkt.dport.has_value();
+    switch (pkt.l4proto) {
+    case 6:  // TCP
+        if (ports) {
+            out += "T_";
+            if (pkt.tcp_flags)
+                append_tcp_flags(out, pkt.tcp_flags);
+            else
+                out += "NONE";
+        } else {
+            out += 'T';
+        }
+        break;
+    case 17: out += 'U'; break;
+    case 1:
+    case 58: {
+        const bool v6 = pkt.l4proto == 58;
+        out += 'I';
+        if (pkt.has_icmp) {
+            if (pkt.icmp_type == (v6 ? 128 : 8))
+                out += "_request";
+            else if (pkt.icmp_type == (v6 ? 129 : 0))
+                out += "_reply";
+        }
+        out.push_back(':');
+        append_flow(out, pkt, false);
+        return;
+    }
+    default:
+        out += "P_";
+        append_uint(out, pkt.l4proto);
+        break;
+    }
+    out.push_back(':');
+    append_flow(out, pkt, ports);
+}
+
+std::string pkt_info(const Packet& pkt) {
+    std::string s;
+    append_pkt_info(s, pkt);
+    return s;
+}
+
+void append_iptables_info(std::string& out, const TraceEvent& ev) {
+    auto verdict_cost = [&] {
+        out += " verdict=";
+        if (ev.verdict) {
+            if (auto n = known_verdict_name(*ev.verdict))
+                out += *n;
+            else
+                out += verdict_name(*ev.verdict);
+        } else {
+            out += '?';
+        }
+        out += " cost=";
+        if (ev.cost_ns)
+            append_go_duration(out, *ev.cost_ns);
+        else
+            out += '?';
+        out += ']';
+    };
+    auto hook_text = [&] {
+        if (auto n = known_hook_name(ev.hook, ev.pf))
+            out += *n;
+        else
+            out += hook_name(ev.hook, ev.pf);
+    };
+    auto pf_text = [&] {
+        if (auto n = known_pf_name(ev.pf))
+            out += *n;
+        else
+            out += pf_name(ev.pf);
+    };
+
+    switch (ev.kind) {
+    case EventKind::Rule:
+        out += "ipttrace=[pf=";
+        pf_text();
+        out += " in=";
+        append_sanitized(out, ev.in_dev);
+        out += " out=";
+        append_sanitized(out, ev.out_dev);
+        out += " table=";
+        append_sanitized(out, ev.table);
+        out += " chain=";
+        append_sanitized(out, ev.chain);
+        out += " hook=";
+        append_uint(out, ev.hook);
+        out += " rulenum=";
+        switch (ev.rule_kind) {
+        case RuleKind::Rule: append_uint(out, ev.rulenum); break;
+        case RuleKind::Return: out += "return"; break;
+        case RuleKind::Policy: out += "policy"; break;
+        case RuleKind::Unknown: out += '?'; break;
+        }
+        out += ']';
+        break;
+    case EventKind::Table:
+        out += "iptables=[pf=";
+        pf_text();
+        out += " table=";
+        append_sanitized(out, ev.table);
+        out += " hook=";
+        hook_text();
+        verdict_cost();
+        break;
+    case EventKind::Nft:
+        out += "nft=[family=";
+        if (auto n = known_nft_family_name(ev.pf))
+            out += *n;
+        else
+            out += nft_family_name(ev.pf);
+        out += " table=";
+        append_sanitized(out, ev.table);
+        out += " chain=";
+        append_sanitized(out, ev.chain);
+        out += " hook=";
+        hook_text();
+        verdict_cost();
+        break;
+    }
+}
+
+std::size_t utf8_sequence_length(std::string_view s) {
+    if (s.empty()) return 0;
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    if (c < 0x80) return 1;
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0;  // no overlong
+        if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90;  // no overlong
+        if (c == 0xf4) hi = 0x8f;  // <= U+10FFFF
+    } else {
+        return 0;
+    }
+    if (s.size() < len) return 0;
+    if (b(1) < lo || b(1) > hi) return 0;
+    for (std::size_t i = 2; i < len; ++i)
+        if (b(i) < 0x80 || b(i) > 0xbf) return 0;
+    return len;
+}
+
+std::size_t display_width(std::string_view text) {
+    std::size_t w = 0;
+    for (unsigned char c : text)
+        if ((c & 0xc0) != 0x80) ++w;
+    return w;
+}
+
+void append_escaped_quoted_body(std::string& out, std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(static_cast<char>(c));
+            ++i;
+            continue;
+        }
+        switch (c) {
+        case '\n': out += "\\n"; ++i; continue;
+        case '\r': out += "\\r"; ++i; continue;
+        case '\t': out += "\\t"; ++i; continue;
+        default: break;
+        }
+        if (c >= 0x80) {
+            if (std::size_t n = utf8_sequence_length(text.substr(i))) {
+                out.append(text.substr(i, n));
+                i += n;
+                continue;
+            }
+        }
+        append_hex_byte(out, c);
+        ++i;
+    }
+}
+
+void append_rule_suffix(std::string& out, const TraceEvent& ev) {
+    if (!ev.rule_text) return;
+    out += ev.rule_text_stale ? " rule?=\"" : " rule=\"";
+    append_escaped_quoted_body(out, *ev.rule_text);
+    out.push_back('"');
+}
+
+void append_sanitized(std::string& out, std::string_view text) {
+    // Fast path: plain printable ASCII without spaces or backslashes.
+    bool plain = true;
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c <= 0x20 || c >= 0x7f || c == '\\') {
+            plain = false;
+            break;
+        }
+    }
+    if (plain) {
+        out.append(text);
+        return;
+    }
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c > 0x20 && c < 0x7f && c != '\\') {
+            out.push_back(static_cast<char>(c));
+            ++i;
+        } else if (c >= 0x80 && utf8_sequence_length(text.substr(i)) != 0) {
+            std::size_t n = utf8_sequence_length(text.substr(i));
+            out.append(text.substr(i, n));
+            i += n;
+        } else {
+            append_hex_byte(out, c);
+            ++i;
+        }
+    }
+}
+
+}  // namespace itr
