@@ -31,7 +31,17 @@ public:
     // ENOBUFS, sequence gap). cpu < 0 when not per CPU.
     virtual void lost(uint64_t count, int cpu) = 0;
     virtual void flush() = 0;
+    // Sum of all counts passed to lost() so far, for the exit summary.
+    virtual uint64_t lost_total() const { return 0; }
 };
+
+// Columns, the seed's layout (format.hpp has the column pieces). The header
+// is written before the first event, or by flush() if no event came yet, so
+// the app can call flush() once tracing is live to show it at once. lost()
+// writes nothing to the data stream (the app reports loss on stderr); it only
+// adds to lost_total().
+// JSON Lines: one object per event; schema in json.hpp. lost() writes
+// {"kind":"lost","count":N,"cpu":C} (cpu null when < 0).
 
 std::unique_ptr<Sink> make_column_sink(std::ostream& out, const SinkOptions& opts);
 std::unique_ptr<Sink> make_json_sink(std::ostream& out, const SinkOptions& opts);
