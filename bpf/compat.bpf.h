@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel difference the BPF side cares about, one block per change,
+ * each with a note. Decisions use CO-RE (field/type existence, field sizes
+ * and offsets), never LINUX_VERSION_CODE: libbpf resolves them against the
+ * running kernel's BTF at load time and the verifier prunes the dead side.
+ *
+ * Kernels covered: 5.10 (vmlinux BTF only), 6.1 and 6.12 (module BTF), 6.18.
+ * Include after vmlinux.h and the libbpf headers.
+ */
+#ifndef ITR_COMPAT_BPF_H
+#define ITR_COMPAT_BPF_H
+
+/* --------------------------------------------------------------------
+ * Architecture: argument registers and the stack.
+ *
+ * The argument layout (struct itr_arg_layout) numbers the x86-64 argument
+ * registers di si dx cx r8 r9 as 0..5; the module's return context puts the
+ * return value in ax. Only x86-64 is implemented so far.
+ */
+#if !defined(__TARGET_ARCH_x86)
+#error "iptables-trace BPF: only __TARGET_ARCH_x86 is implemented"
+#endif
+
+/*
+ * Argument register number idx (0..5) of a kprobe context. idx comes from
+ * .rodata, so the verifier knows it and prunes the other cases.
+ *
+ * The verifier only accepts context loads at "ctx + constant" ("dereference
+ * of modified ctx ptr" otherwise). Left alone, clang merges the six loads of
+ * a switch into one load at "ctx + phi(offsets)". So load all six (six
+ * single instructions) and hide each value behind barrier_var() before
+ * choosing: the choice is then between registers, never between addresses.
+ */
+static __always_inline __u64 itr_arg(struct pt_regs *ctx, __u32 idx)
+{
+	__u64 a0 = ctx->di, a1 = ctx->si, a2 = ctx->dx;
+	__u64 a3 = ctx->cx, a4 = ctx->r8, a5 = ctx->r9;
+
+	barrier_var(a0);
+	barrier_var(a1);
+	barrier_var(a2);
+	barrier_var(a3);
+	barrier_var(a4);
+	barrier_var(a5);
+	switch (idx) {
+	case 0:
+		return a0;
+	case 1:
+		return a1;
+	case 2:
+		return a2;
+	case 3:
+		return a3;
+	case 4:
+		return a4;
+	case 5:
+		return a5;
+	default:
+		return 0;
+	}
+}
+
+/* Return value register (kretprobes, and the module's return context). */
+static __always_inline __u64 itr_retval(struct pt_regs *ctx)
+{
+	return ctx->ax;
+}
+
+/* Stack pointer: at function entry it points at the return address. */
+static __always_inline __u64 itr_sp(struct pt_regs *ctx)
+{
+	return ctx->sp;
+}
+
+/*
+ * nf_log_trace(net, pf, hooknum, skb, in, out, loginfo, fmt, tablename,
+ * chainname, comment, rulenum): on x86-64 arguments 6..11 are on the stack,
+ * argument k at sp + 8 * (k - 5) at entry. Read all six slots at once.
+ */
+struct itr_log_stack_args {
+	__u64 loginfo;
+	__u64 fmt;
+	__u64 tablename;
+	__u64 chainname;
+	__u64 comment;
+	__u64 rulenum; /* unsigned int in the low half of the slot */
+};
+
+static __always_inline int itr_log_trace_stack_args(struct pt_regs *ctx,
+						    struct itr_log_stack_args *a)
+{
+	return bpf_probe_read_kernel(a, sizeof(*a), (const void *)(itr_sp(ctx) + 8));
+}
+
+/*
+ * A kretprobe's registers are those after "ret": sp is one slot above the
+ * entry sp (x86 kretprobe_trampoline on 5.10 saves the post-return rsp;
+ * the rethook trampoline since 5.19 saves "sp - 16" and fixes it up). Accept
+ * a small window so either convention matches; live nested frames of the
+ * same function are always far more than this apart.
+ */
+#define ITR_RET_SP_SLACK 16
+
+/* --------------------------------------------------------------------
+ * struct nf_hook_state.hook: "unsigned int" up to 5.1x, "u8" in 6.x (which
+ * also moved pf from offset 4 to 1). The probed bitfield read takes the
+ * field's relocated byte offset and size, so it reads 4 or 1 bytes as the
+ * running kernel has it. pf is u8 everywhere; only its offset moves.
+ */
+static __always_inline __u32 itr_state_hook(const struct nf_hook_state *state)
+{
+	if (!state)
+		return 0;
+	return (__u32)BPF_CORE_READ_BITFIELD_PROBED(state, hook);
+}
+
+static __always_inline __u32 itr_state_pf(const struct nf_hook_state *state)
+{
+	if (!state)
+		return 0;
+	return BPF_CORE_READ(state, pf);
+}
+
+/* --------------------------------------------------------------------
+ * Network namespace inode: net->ns.inum, stable since 3.19. 6.18 reworked
+ * struct ns_common around it (ns_type, ns_id, ...); CO-RE follows the move.
+ */
+static __always_inline __u32 itr_net_inum(const struct net *net)
+{
+	if (!net)
+		return 0;
+	return BPF_CORE_READ(net, ns.inum);
+}
+
+static __always_inline __u32 itr_state_netns(const struct nf_hook_state *state)
+{
+	if (!state)
+		return 0;
+	return itr_net_inum(BPF_CORE_READ(state, net));
+}
+
+/* --------------------------------------------------------------------
+ * struct xt_table lives in x_tables; on module builds it is in module BTF
+ * only once x_tables is loaded (and 5.10 has no module BTF at all, though
+ * Debian's 5.10 vmlinux BTF was seen to carry it). Guard the name read so
+ * the object still loads when the type is missing: libbpf then poisons the
+ * relocation and the verifier drops the guarded, unreachable code.
+ */
+static __always_inline void itr_xt_table_name(__u64 table, char *dst)
+{
+	const struct xt_table *t = (const void *)table;
+
+	if (!t)
+		return;
+	if (bpf_core_type_exists(struct xt_table))
+		bpf_core_read_str(dst, ITR_TABLE_LEN, &t->name);
+}
+
+/* --------------------------------------------------------------------
+ * skb->nf_trace: a one-bit field, present when CONFIG_NETFILTER_XT_TARGET_TRACE
+ * or CONFIG_NF_TABLES is set (always on the distro kernels we support). The
+ * probed bitfield read copes with its byte moving between versions.
+ */
+static __always_inline int itr_skb_nf_trace(const struct sk_buff *skb)
+{
+	if (!bpf_core_field_exists(skb->nf_trace))
+		return 0;
+	return BPF_CORE_READ_BITFIELD_PROBED(skb, nf_trace) != 0;
+}
+
+/* --------------------------------------------------------------------
+ * nf_tables types come from the nf_tables module. 5.10 has no module BTF,
+ * so there struct nft_chain & co. exist nowhere: every nft access sits
+ * behind this check (user space also disables autoload of the nft programs
+ * on such kernels).
+ */
+static __always_inline int itr_nft_types_exist(void)
+{
+	return bpf_core_type_exists(struct nft_pktinfo) &&
+	       bpf_core_type_exists(struct nft_chain) &&
+	       bpf_core_type_exists(struct nft_table);
+}
+
+/*
+ * nft_pktinfo's hook state: "pkt->xt.state" (struct xt_action_param xt) up to
+ * 5.13, "pkt->state" since 5.14, which dropped xt from nft_pktinfo.
+ */
+struct nft_pktinfo___xt {
+	struct sk_buff *skb;
+	struct xt_action_param xt;
+} __attribute__((preserve_access_index));
+
+static __always_inline const struct nf_hook_state *
+itr_nft_pkt_state(const struct nft_pktinfo *pkt)
+{
+	const struct nft_pktinfo___xt *old = (const void *)pkt;
+
+	if (bpf_core_field_exists(pkt->state))
+		return BPF_CORE_READ(pkt, state);
+	if (bpf_core_field_exists(old->xt))
+		return BPF_CORE_READ(old, xt.state);
+	return NULL;
+}
+
+/*
+ * nft_table.family: a 6-bit bitfield (u16 family:6, flags:8, genmask:2) in
+ * every version we support; the probed bitfield read keeps us safe if it
+ * moves or widens.
+ */
+static __always_inline __u32 itr_nft_table_family(const struct nft_table *t)
+{
+	if (!t)
+		return 0;
+	return (__u32)BPF_CORE_READ_BITFIELD_PROBED(t, family);
+}
+
+#endif /* ITR_COMPAT_BPF_H */

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iptables-trace, kernel side.
+ *
+ * Programs run by the iptables_trace module (SEC("kprobe") with no target,
+ * so the skeleton never attaches them; user space pins them for the module):
+ *   kprobe_ipt_do_table / kprobe_ip6t_do_table       table entry: filter,
+ *       then push {skb, table, start, snapshot} on a per-CPU stack; return 1
+ *       to have the module track the call (and mark the packet), else 0.
+ *   kretprobe_ipt_do_table / kretprobe_ip6t_do_table table return (only for
+ *       entries that returned 1): pop, emit ITR_EV_TABLE with verdict + cost.
+ *   kprobe_nf_log_trace                              one rule/return/policy
+ *       hit of a marked packet: emit ITR_EV_RULE.
+ * Programs attached by libbpf (when nf_tables is there):
+ *   kprobe_nft_do_chain / kretprobe_nft_do_chain     one nft base chain:
+ *       emit ITR_EV_NFT for packets that match the filter.
+ *
+ * The layout of everything that leaves this file is in
+ * include/iptables_trace/event.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "iptables_trace/event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space between open and load; frozen at load. */
+const volatile struct itr_config itr_cfg = {};
+
+#include "compat.bpf.h"
+#include "packet.bpf.h"
+#include "filter.bpf.h"
+
+/* Nesting of table calls on one CPU: a REJECT walks OUTPUT inside the outer
+ * call; a softirq may interrupt a task-context call. 8 is plenty. */
+#define ITR_STACK_DEPTH 8
+/* Table calls run with BHs off and never take this long: an entry older than
+ * this belongs to a call that returned on another CPU (migration under full
+ * preemption before the function disabled BHs, or after it enabled them). */
+#define ITR_STALE_NS 1000000000ULL
+
+/* One traced ipt_do_table / ip6t_do_table call. */
+struct itr_frame {
+	__u64 skb;
+	__u64 table;
+	__u64 start_ns;
+	__u32 hook;
+	__u32 flags; /* ITR_F_* of the snapshot */
+	char table_name[ITR_TABLE_LEN];
+	struct itr_pkt pkt;
+};
+
+struct itr_stack {
+	__u32 depth;
+	__u32 _pad;
+	/* f[ITR_STACK_DEPTH] is scratch: the filter parses into it when the
+	 * stack is full, so a full stack is only reported for matches. */
+	struct itr_frame f[ITR_STACK_DEPTH + 1];
+};
+
+/* One nft_do_chain call. Every call gets a frame, traced or not, so that
+ * a return pops its own frame, found by stack pointer. */
+struct itr_nft_frame {
+	__u64 sp;
+	__u64 start_ns;
+	__u64 chain;
+	__u32 traced;
+	__u32 hook;
+	__u32 flags;
+	__u32 _pad;
+	struct itr_pkt pkt;
+};
+
+struct itr_nft_stack {
+	__u32 depth;
+	__u32 _pad;
+	struct itr_nft_frame f[ITR_STACK_DEPTH + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ITR_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct itr_stack);
+} ipt_stack SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct itr_nft_stack);
+} nft_stack SEC(".maps");
+
+/* Events are built here, not on the 512-byte BPF stack. Kprobe handlers do
+ * not nest on a CPU (a kprobe hit inside a handler is counted as missed), so
+ * one slot per CPU serves every program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct itr_event);
+} scratch SEC(".maps");
+
+static __always_inline void itr_stat_inc(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&stats, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct itr_event *itr_event_begin(__u32 kind)
+{
+	__u32 zero = 0;
+	struct itr_event *ev = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!ev)
+		return NULL;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->kind = kind;
+	return ev;
+}
+
+static __always_inline int itr_event_send(void *ctx, struct itr_event *ev)
+{
+	int err;
+
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->cpu = bpf_get_smp_processor_id();
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, ev, sizeof(*ev));
+	if (err)
+		itr_stat_inc(ITR_STAT_OUTPUT_ERR);
+	return err;
+}
+
+/* Copy a NUL-terminated kernel string into dst[size]; flag truncation. */
+static __always_inline void itr_read_name(char *dst, __u32 size, const char *src, __u32 *flags)
+{
+	char c = 0;
+	long n;
+
+	if (!src)
+		return;
+	n = bpf_probe_read_kernel_str(dst, size, src);
+	if (n == size && !bpf_probe_read_kernel(&c, 1, src + size - 1) && c)
+		*flags |= ITR_F_TRUNCATED;
+}
+
+/* ------------------------------------------------------------------ */
+/* ipt_do_table / ip6t_do_table                                        */
+
+static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
+					   __u32 table_i, __u32 valid, int version)
+{
+	const struct sk_buff *skb;
+	const struct nf_hook_state *state;
+	struct itr_parse ps = {};
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	struct itr_pkt *p;
+	__u32 zero = 0, depth, netns = 0;
+
+	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
+	if (!valid)
+		return 0;
+
+	/* Filters that need no packet data. */
+	if (!itr_filter_family(version) || !itr_filter_pid())
+		return 0;
+	state = (const void *)itr_arg(ctx, state_i);
+	if (itr_cfg.has_netns) {
+		netns = itr_state_netns(state);
+		if (netns != itr_cfg.netns)
+			return 0;
+	}
+	skb = (const void *)itr_arg(ctx, skb_i);
+	if (!skb)
+		return 0;
+
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	if (depth > 0 &&
+	    bpf_ktime_get_ns() - st->f[depth - 1].start_ns > ITR_STALE_NS)
+		depth = 0; /* the top is stale, so is everything below it */
+
+	fr = &st->f[depth];
+	p = &fr->pkt;
+	__builtin_memset(p, 0, sizeof(*p));
+
+	/* Filters on the packet: read only what they need. */
+	if (itr_filter_needs_l3()) {
+		itr_parse_upto(skb, version, p, &ps, 1);
+		if (!itr_filter_l3(p, ps.flags))
+			return 0;
+	}
+	if (itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, p, &ps, 2);
+		if (!itr_filter_l4(p, ps.flags))
+			return 0;
+	}
+	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
+	}
+
+	/* Matched: complete the snapshot and push. */
+	itr_parse_upto(skb, version, p, &ps, 2);
+	itr_parse_rest(skb, p, &ps);
+	if (!itr_cfg.has_netns)
+		netns = itr_state_netns(state);
+	p->netns = netns;
+	if (itr_skb_nf_trace(skb))
+		ps.flags |= ITR_F_ADMIN_TRACE;
+
+	fr->skb = (__u64)skb;
+	fr->table = itr_arg(ctx, table_i);
+	fr->hook = itr_state_hook(state);
+	fr->flags = ps.flags;
+	__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
+	itr_xt_table_name(fr->table, fr->table_name);
+	fr->start_ns = bpf_ktime_get_ns();
+	st->depth = depth + 1;
+	return 1;
+}
+
+static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
+					    __u32 table_i, __u32 valid, int version, __u32 pf)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 skb, table;
+	struct itr_stack *st;
+	struct itr_event *ev;
+	__u32 zero = 0, depth;
+	int found = -1;
+
+	if (!valid)
+		return 0;
+	skb = itr_arg(ctx, skb_i);
+	table = itr_arg(ctx, table_i);
+
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	ev = itr_event_begin(ITR_EV_TABLE);
+	if (!ev)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+
+	/* Normally the top; search below in case a nested call's return was
+	 * lost (it then sits above ours and is dropped with the pop). */
+	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
+		int i = (int)depth - 1 - k;
+
+		if (i < 0)
+			break;
+		if (st->f[i].skb == skb && st->f[i].table == table) {
+			found = i;
+			break;
+		}
+	}
+
+	ev->verdict = (__u32)itr_retval(ctx);
+	ev->pf = pf;
+	if (found >= 0 && found < ITR_STACK_DEPTH) {
+		struct itr_frame *fr = &st->f[found];
+
+		ev->flags = fr->flags | ITR_F_HAS_COST;
+		ev->cost_ns = now - fr->start_ns;
+		ev->hook = fr->hook;
+		ev->depth = found;
+		__builtin_memcpy(ev->table, fr->table_name, sizeof(ev->table));
+		__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
+		st->depth = found;
+	} else {
+		/* The entry was pushed on another CPU: report without cost. */
+		const struct nf_hook_state *state = (const void *)itr_arg(ctx, state_i);
+
+		itr_stat_inc(ITR_STAT_RETURN_UNMATCHED);
+		ev->flags = itr_snapshot((const void *)skb, version, &ev->pkt);
+		ev->pkt.netns = itr_state_netns(state);
+		ev->hook = itr_state_hook(state);
+		ev->depth = depth;
+		itr_xt_table_name(table, ev->table);
+	}
+	itr_event_send(ctx, ev);
+	return 0;
+}
+
+SEC("kprobe")
+int kprobe_ipt_do_table(struct pt_regs *ctx)
+{
+	return itr_table_entry(ctx, itr_cfg.ipt.skb, itr_cfg.ipt.state, itr_cfg.ipt.table,
+			       itr_cfg.ipt.valid, 4);
+}
+
+SEC("kprobe")
+int kprobe_ip6t_do_table(struct pt_regs *ctx)
+{
+	return itr_table_entry(ctx, itr_cfg.ip6t.skb, itr_cfg.ip6t.state, itr_cfg.ip6t.table,
+			       itr_cfg.ip6t.valid, 6);
+}
+
+SEC("kprobe")
+int kretprobe_ipt_do_table(struct pt_regs *ctx)
+{
+	return itr_table_return(ctx, itr_cfg.ipt.skb, itr_cfg.ipt.state, itr_cfg.ipt.table,
+				itr_cfg.ipt.valid, 4, ITR_NFPROTO_IPV4);
+}
+
+SEC("kprobe")
+int kretprobe_ip6t_do_table(struct pt_regs *ctx)
+{
+	return itr_table_return(ctx, itr_cfg.ip6t.skb, itr_cfg.ip6t.state, itr_cfg.ip6t.table,
+				itr_cfg.ip6t.valid, 6, ITR_NFPROTO_IPV6);
+}
+
+/* ------------------------------------------------------------------ */
+/* nf_log_trace: one rule hit of a packet the module marked            */
+
+static __always_inline __u32 itr_rule_kind(const char *c)
+{
+	if (c[0] == 'r' && c[1] == 'u' && c[2] == 'l' && c[3] == 'e' && c[4] == 0)
+		return ITR_RULE_RULE;
+	if (c[0] == 'r' && c[1] == 'e' && c[2] == 't' && c[3] == 'u' && c[4] == 'r' &&
+	    c[5] == 'n' && c[6] == 0)
+		return ITR_RULE_RETURN;
+	if (c[0] == 'p' && c[1] == 'o' && c[2] == 'l' && c[3] == 'i' && c[4] == 'c' &&
+	    c[5] == 'y' && c[6] == 0)
+		return ITR_RULE_POLICY;
+	return ITR_RULE_UNKNOWN;
+}
+
+SEC("kprobe")
+int kprobe_nf_log_trace(struct pt_regs *ctx)
+{
+	const struct net *net = (const void *)itr_arg(ctx, 0);
+	__u32 pf = (__u8)itr_arg(ctx, 1);
+	__u32 hook = (__u32)itr_arg(ctx, 2);
+	const struct sk_buff *skb = (const void *)itr_arg(ctx, 3);
+	const struct net_device *in = (const void *)itr_arg(ctx, 4);
+	const struct net_device *out = (const void *)itr_arg(ctx, 5);
+	struct itr_log_stack_args a = {};
+	struct itr_stack *st;
+	struct itr_event *ev;
+	char comment[8] = {};
+	__u32 zero = 0, flags = 0;
+	int version = 0;
+
+	ev = itr_event_begin(ITR_EV_RULE);
+	if (!ev)
+		return 0;
+	if (itr_log_trace_stack_args(ctx, &a))
+		return 0;
+
+	ev->pf = pf;
+	ev->hook = hook;
+	itr_read_name(ev->table, sizeof(ev->table), (const char *)a.tablename, &flags);
+	itr_read_name(ev->chain, sizeof(ev->chain), (const char *)a.chainname, &flags);
+	if (a.comment)
+		bpf_probe_read_kernel_str(comment, sizeof(comment), (const void *)a.comment);
+	ev->rule_kind = itr_rule_kind(comment);
+	ev->rulenum = (__u32)a.rulenum;
+	if (in)
+		BPF_CORE_READ_INTO(&ev->in_dev, in, name);
+	if (out)
+		BPF_CORE_READ_INTO(&ev->out_dev, out, name);
+
+	if (pf == ITR_NFPROTO_IPV4)
+		version = 4;
+	else if (pf == ITR_NFPROTO_IPV6)
+		version = 6;
+	flags |= itr_snapshot(skb, version, &ev->pkt);
+	ev->pkt.netns = itr_net_inum(net);
+	ev->flags = flags;
+
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (st && st->depth > 0)
+		ev->depth = st->depth - 1;
+
+	if (!itr_event_send(ctx, ev))
+		itr_stat_inc(ITR_STAT_RULE_EVENTS);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* nft_do_chain(const struct nft_pktinfo *pkt, void *priv = nft_chain)  */
+
+SEC("kprobe/nft_do_chain")
+int kprobe_nft_do_chain(struct pt_regs *ctx)
+{
+	const struct nft_pktinfo *pkt;
+	const struct nf_hook_state *state;
+	const struct sk_buff *skb;
+	struct itr_parse ps = {};
+	struct itr_nft_stack *st;
+	struct itr_nft_frame *fr;
+	struct itr_pkt *p;
+	__u32 zero = 0, depth, netns = 0, pf;
+	int version = 0, traced;
+
+	if (!itr_nft_types_exist())
+		return 0;
+	st = bpf_map_lookup_elem(&nft_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	if (depth > 0 && bpf_ktime_get_ns() - st->f[depth - 1].start_ns > ITR_STALE_NS)
+		depth = 0;
+	fr = &st->f[depth];
+	p = &fr->pkt;
+
+	pkt = (const void *)itr_arg(ctx, 0);
+	state = itr_nft_pkt_state(pkt);
+	pf = itr_state_pf(state);
+	if (pf == ITR_NFPROTO_IPV4)
+		version = 4;
+	else if (pf == ITR_NFPROTO_IPV6)
+		version = 6;
+	/* other families (inet is split per packet; netdev, bridge, arp):
+	 * version 0 takes it from skb->protocol */
+
+	traced = itr_filter_pid();
+	if (traced && itr_cfg.has_netns) {
+		netns = itr_state_netns(state);
+		traced = netns == itr_cfg.netns;
+	}
+	skb = traced ? BPF_CORE_READ(pkt, skb) : NULL;
+	if (!skb)
+		traced = 0;
+	if (traced) {
+		__builtin_memset(p, 0, sizeof(*p));
+		if (itr_filter_needs_l3()) {
+			itr_parse_upto(skb, version, p, &ps, 1);
+			traced = itr_filter_l3(p, ps.flags);
+		}
+	}
+	if (traced && itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, p, &ps, 2);
+		traced = itr_filter_l4(p, ps.flags);
+	}
+	if (depth >= ITR_STACK_DEPTH) {
+		if (traced)
+			itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
+	}
+	fr->sp = itr_sp(ctx);
+	fr->traced = traced;
+	if (traced) {
+		itr_parse_upto(skb, version, p, &ps, 2);
+		itr_parse_rest(skb, p, &ps);
+		if (!itr_cfg.has_netns)
+			netns = itr_state_netns(state);
+		p->netns = netns;
+		fr->chain = itr_arg(ctx, 1);
+		fr->hook = itr_state_hook(state);
+		fr->flags = ps.flags;
+	}
+	fr->start_ns = bpf_ktime_get_ns();
+	st->depth = depth + 1;
+	return 0;
+}
+
+SEC("kretprobe/nft_do_chain")
+int kretprobe_nft_do_chain(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 sp = itr_sp(ctx);
+	const struct nft_chain *chain;
+	const struct nft_table *table;
+	struct itr_nft_stack *st;
+	struct itr_nft_frame *fr;
+	struct itr_event *ev;
+	__u32 zero = 0, depth, flags;
+	int found = -1;
+
+	if (!itr_nft_types_exist())
+		return 0;
+	st = bpf_map_lookup_elem(&nft_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
+		int i = (int)depth - 1 - k;
+
+		if (i < 0)
+			break;
+		if (sp - st->f[i].sp <= ITR_RET_SP_SLACK) {
+			found = i;
+			break;
+		}
+	}
+	if (found < 0 || found >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_RETURN_UNMATCHED);
+		return 0;
+	}
+	st->depth = found;
+	fr = &st->f[found];
+	if (!fr->traced)
+		return 0;
+
+	ev = itr_event_begin(ITR_EV_NFT);
+	if (!ev)
+		return 0;
+	flags = fr->flags | ITR_F_HAS_COST;
+	chain = (const void *)fr->chain;
+	table = BPF_CORE_READ(chain, table);
+	ev->pf = itr_nft_table_family(table);
+	ev->hook = fr->hook;
+	ev->verdict = (__u32)itr_retval(ctx);
+	ev->cost_ns = now - fr->start_ns;
+	ev->depth = found;
+	itr_read_name(ev->table, sizeof(ev->table), BPF_CORE_READ(table, name), &flags);
+	itr_read_name(ev->chain, sizeof(ev->chain), BPF_CORE_READ(chain, name), &flags);
+	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
+	ev->flags = flags;
+	itr_event_send(ctx, ev);
+	return 0;
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Loads the BPF object through this kernel's verifier under a matrix of
+# configurations (old/new ipt_do_table signatures, every filter alone and
+# together, IPv4/IPv6 addresses, partial kernels). Needs root; loading does
+# not need bpffs nor any attachment.
+# Usage: sh verifier_matrix.sh <path-to-iptables-trace>   (argument unused)
+# Env: ITR_BUILD_DIR (build tree holding itr_verifier_matrix).
+# Exit: 0 pass, 1 fail, 77 skipped (reason printed).
+
+bin="${ITR_BUILD_DIR:-.}/itr_verifier_matrix"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skipped: loading BPF programs needs root"
+	exit 77
+fi
+if [ ! -r /sys/kernel/btf/vmlinux ]; then
+	echo "skipped: no kernel BTF at /sys/kernel/btf/vmlinux (CO-RE cannot relocate)"
+	exit 77
+fi
+if [ ! -x "$bin" ]; then
+	echo "FAIL: $bin not built (build target itr_verifier_matrix)"
+	exit 1
+fi
+exec "$bin"
