@@ -105,6 +105,7 @@ struct itr_stats {
 	unsigned long silenced;
 	unsigned long admin_passed;
 	unsigned long slots_full;
+	unsigned long admin_traced;
 };
 
 static DEFINE_PER_CPU(struct itr_stats, itr_stats);
@@ -136,6 +137,7 @@ ITR_STAT_PARAM(skipped, "table calls the entry program declined");
 ITR_STAT_PARAM(silenced, "nf_log_trace calls for our packets kept out of the log");
 ITR_STAT_PARAM(admin_passed, "nf_log_trace calls for already-traced packets, left to log");
 ITR_STAT_PARAM(slots_full, "table calls not traced: the CPU's slot stack was full");
+ITR_STAT_PARAM(admin_traced, "TRACE rules hit by packets we marked (their mark is kept)");
 
 /* ---- programs and probes ---------------------------------------------- */
 
@@ -152,6 +154,12 @@ static struct itr_table_probe itr_ip6t;
 static struct kprobe itr_log_kp;
 static struct bpf_prog *itr_log_prog;
 static bool itr_log_registered;
+static struct kprobe itr_trace_kp;
+static bool itr_trace_registered;
+
+static int has_trace_tg;
+module_param(has_trace_tg, int, 0444);
+MODULE_PARM_DESC(has_trace_tg, "1 when xt_TRACE's target is probed (read-only)");
 
 static int itr_missed_get(char *buffer, const struct kernel_param *kp)
 {
@@ -163,6 +171,8 @@ static int itr_missed_get(char *buffer, const struct kernel_param *kp)
 		sum += itr_ip6t.rp.nmissed + itr_ip6t.rp.kp.nmissed;
 	if (itr_log_registered)
 		sum += itr_log_kp.nmissed;
+	if (itr_trace_registered)
+		sum += itr_trace_kp.nmissed;
 	return sprintf(buffer, "%lu\n", sum);
 }
 
@@ -211,8 +221,8 @@ static void itr_slot_release(unsigned int cpu, int idx)
 	smp_store_release(&per_cpu(itr_slots, cpu)[idx], 0UL);
 }
 
-static unsigned long itr_slot_find_on(unsigned int cpu, const void *skb,
-				      const unsigned long *skip)
+static unsigned long *itr_slot_find_on(unsigned int cpu, const void *skb,
+				       const unsigned long *skip)
 {
 	unsigned long *slots = per_cpu(itr_slots, cpu);
 	int i;
@@ -225,29 +235,29 @@ static unsigned long itr_slot_find_on(unsigned int cpu, const void *skb,
 		if (&slots[i] == skip)
 			continue;
 		if (v && (v & ~ITR_SLOT_OWN_TRACE) == (unsigned long)skb)
-			return v;
+			return &slots[i];
 	}
-	return 0;
+	return NULL;
 }
 
-/* The slot value recorded for skb, this CPU first, or 0 if not ours. */
-static unsigned long itr_slot_find(const void *skb, const unsigned long *skip)
+/* The slot holding skb, this CPU first, or NULL if the skb is not ours. */
+static unsigned long *itr_slot_find(const void *skb, const unsigned long *skip)
 {
 	unsigned int self = smp_processor_id();
-	unsigned long v;
+	unsigned long *slot;
 	int cpu;
 
-	v = itr_slot_find_on(self, skb, skip);
-	if (v)
-		return v;
+	slot = itr_slot_find_on(self, skb, skip);
+	if (slot)
+		return slot;
 	for_each_possible_cpu(cpu) {
 		if (cpu == self)
 			continue;
-		v = itr_slot_find_on(cpu, skb, skip);
-		if (v)
-			return v;
+		slot = itr_slot_find_on(cpu, skb, skip);
+		if (slot)
+			return slot;
 	}
-	return 0;
+	return NULL;
 }
 
 /* ---- table probes ----------------------------------------------------- */
@@ -259,8 +269,7 @@ struct itr_call {
 	unsigned long dx;
 	struct sk_buff *skb;
 	u32 cpu;
-	u16 slot;
-	u8 own_trace;
+	u32 slot;
 };
 
 static u32 itr_run(const struct bpf_prog *prog, struct pt_regs *regs)
@@ -279,7 +288,7 @@ static int itr_table_entry(struct itr_table_probe *tp,
 	struct itr_call *call = (struct itr_call *)ri->data;
 	unsigned int cpu = smp_processor_id();
 	struct sk_buff *skb;
-	unsigned long val, outer;
+	unsigned long val, *outer;
 	int slot;
 
 	skb = (struct sk_buff *)regs_get_kernel_argument(regs, tp->skb_arg);
@@ -306,7 +315,7 @@ static int itr_table_entry(struct itr_table_probe *tp,
 	 * own value from the outer slot instead. */
 	if (val & ITR_SLOT_OWN_TRACE) {
 		outer = itr_slot_find(skb, &per_cpu(itr_slots, cpu)[slot]);
-		if (outer && !(outer & ITR_SLOT_OWN_TRACE)) {
+		if (outer && !(READ_ONCE(*outer) & ITR_SLOT_OWN_TRACE)) {
 			val &= ~ITR_SLOT_OWN_TRACE;
 			WRITE_ONCE(per_cpu(itr_slots, cpu)[slot], val);
 		}
@@ -318,7 +327,6 @@ static int itr_table_entry(struct itr_table_probe *tp,
 	call->skb = skb;
 	call->cpu = cpu;
 	call->slot = slot;
-	call->own_trace = val & ITR_SLOT_OWN_TRACE;
 
 	if (!skb->nf_trace)
 		skb->nf_trace = 1;
@@ -331,11 +339,14 @@ static int itr_table_return(struct itr_table_probe *tp,
 {
 	struct itr_call *call = (struct itr_call *)ri->data;
 	unsigned long verdict = regs_return_value(regs);
+	unsigned long v = READ_ONCE(per_cpu(itr_slots, call->cpu)[call->slot]);
 	struct pt_regs ctx;
 
-	/* NF_STOLEN: the table handed the skb on (or freed it): hands off. */
+	/* The packet's own value, as the slot says now: a TRACE rule may have
+	 * set it during the call (itr_trace_tg_pre). On NF_STOLEN the table
+	 * handed the skb on (or freed it): hands off. */
 	if ((verdict & NF_VERDICT_MASK) != NF_STOLEN)
-		call->skb->nf_trace = call->own_trace;
+		call->skb->nf_trace = !!(v & ITR_SLOT_OWN_TRACE);
 	itr_slot_release(call->cpu, call->slot);
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -378,17 +389,37 @@ static int itr_ip6t_return(struct kretprobe_instance *ri, struct pt_regs *regs)
  */
 static int itr_log_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	unsigned long v = itr_slot_find((const void *)regs->cx, NULL);
+	unsigned long *slot = itr_slot_find((const void *)regs->cx, NULL);
 
-	if (!v)
+	if (!slot)
 		return 0;
 
 	itr_run(itr_log_prog, regs);
-	if (v & ITR_SLOT_OWN_TRACE) {
+	if (READ_ONCE(*slot) & ITR_SLOT_OWN_TRACE) {
 		itr_count(admin_passed);
 	} else {
 		regs->si = NFPROTO_UNSPEC;
 		itr_count(silenced);
+	}
+	return 0;
+}
+
+/*
+ * An administrator's TRACE rule hit by a packet we marked: xt_TRACE's target
+ * sets nf_trace, which our return handler would undo. Record it as the
+ * packet's own value instead, so it survives the call, and from here on the
+ * packet's nf_log_trace calls log as the administrator asked. Probed only
+ * when xt_TRACE is loaded at our init (user space loads it first when it
+ * can); without it a TRACE rule added later is undone for packets we mark
+ * in that same table call.
+ */
+static int itr_trace_tg_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unsigned long *slot = itr_slot_find((const void *)regs->di, NULL);
+
+	if (slot) {
+		WRITE_ONCE(*slot, READ_ONCE(*slot) | ITR_SLOT_OWN_TRACE);
+		itr_count(admin_traced);
 	}
 	return 0;
 }
@@ -444,6 +475,16 @@ static void itr_table_unregister(struct itr_table_probe *tp)
 	tp->registered = false;
 }
 
+static void itr_kprobes_unregister(void)
+{
+	if (itr_trace_registered)
+		unregister_kprobe(&itr_trace_kp);
+	itr_trace_registered = false;
+	if (itr_log_registered)
+		unregister_kprobe(&itr_log_kp);
+	itr_log_registered = false;
+}
+
 static void itr_put_all(void)
 {
 	itr_prog_put(&itr_ipt.entry);
@@ -469,9 +510,13 @@ static int __init itr_take_programs(void)
 		struct bpf_prog *prog = itr_prog_get(required[i].name);
 
 		if (IS_ERR(prog)) {
-			if (PTR_ERR(prog) == -ENOENT)
+			/* -ENOENT stays reserved for a missing probe symbol
+			 * (ip_tables not loaded), which user space explains. */
+			if (PTR_ERR(prog) == -ENOENT) {
 				pr_err("program %s/%s is not pinned\n", pin_dir,
 				       required[i].name);
+				return -ENODATA;
+			}
 			return PTR_ERR(prog);
 		}
 		*required[i].prog = prog;
@@ -531,6 +576,12 @@ static int __init itr_init(void)
 	}
 	itr_log_registered = true;
 
+	itr_trace_kp.symbol_name = "trace_tg";
+	itr_trace_kp.pre_handler = itr_trace_tg_pre;
+	if (register_kprobe(&itr_trace_kp) == 0)
+		itr_trace_registered = true;
+	has_trace_tg = itr_trace_registered;
+
 	err = itr_table_register(&itr_ipt, "ipt_do_table", ipt_skb_arg,
 				 itr_ipt_entry, itr_ipt_return);
 	if (err) {
@@ -555,16 +606,15 @@ static int __init itr_init(void)
 	}
 	has_ip6 = itr_ip6t.registered;
 
-	pr_info("tracing from %s (ABI %d, IPv6 %s)\n", pin_dir,
-		ITR_ABI_VERSION, has_ip6 ? "on" : "off");
+	pr_info("tracing from %s (ABI %d, IPv6 %s, TRACE rules %s)\n", pin_dir,
+		ITR_ABI_VERSION, has_ip6 ? "on" : "off",
+		has_trace_tg ? "kept" : "not watched (xt_TRACE not loaded)");
 	return 0;
 
 unregister:
 	itr_table_unregister(&itr_ip6t);
 	itr_table_unregister(&itr_ipt);
-	if (itr_log_registered)
-		unregister_kprobe(&itr_log_kp);
-	itr_log_registered = false;
+	itr_kprobes_unregister();
 put:
 	itr_put_all();
 	return err;
@@ -577,9 +627,7 @@ static void __exit itr_exit(void)
 	 * goes. unregister_k(ret)probe waits for running handlers. */
 	itr_table_unregister(&itr_ip6t);
 	itr_table_unregister(&itr_ipt);
-	if (itr_log_registered)
-		unregister_kprobe(&itr_log_kp);
-	itr_log_registered = false;
+	itr_kprobes_unregister();
 	itr_put_all();
 }
 
