@@ -68,6 +68,10 @@ std::optional<TraceEvent> record_to_event(const NflogRecord& rec, const DecodeCo
 // Counts messages missing between consecutive NFULA_SEQ values.
 class SeqTracker {
 public:
+    SeqTracker() = default;
+    // first: the number the first record should carry (0 for an instance we
+    // created ourselves), so losses before the first record count too.
+    explicit SeqTracker(uint32_t first) : next_(first) {}
     // Returns how many were lost just before this one (0 for the first).
     uint64_t observe(uint32_t seq);
     uint64_t lost() const { return lost_; }

@@ -88,11 +88,14 @@ public:
     Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override;
     std::string summary() const override
     {
-        std::string s = fmt::format("events {}, lost {}", events_, seq_.lost());
-        if (overruns_)
-            s += fmt::format(" (receive buffer overran {} times{})", overruns_,
-                             pending_overrun_ ? "; the last loss has no count" : "");
-        return s;
+        // Sequence gaps count every record dropped before one that was read;
+        // records dropped after the last one read leave no gap, so after an
+        // overrun the count is a lower bound.
+        if (overruns_ == 0)
+            return fmt::format("events {}, lost {}", events_, seq_.lost());
+        return fmt::format("events {}, lost at least {} (the receive buffer overran {} times; records dropped "
+                           "after the last one read cannot be counted)",
+                           events_, seq_.lost(), overruns_);
     }
 
     // Owners, in acquisition order: destroyed in reverse.
@@ -109,10 +112,9 @@ private:
 
     std::vector<char> buf_ = std::vector<char>(256 * 1024);
     std::unordered_map<uint32_t, std::pair<std::string, uint64_t>> ifcache_;
-    SeqTracker seq_;
+    SeqTracker seq_{0};  // our group 0 instance is new: its first record is 0
     uint64_t events_ = 0;
     uint64_t overruns_ = 0;
-    bool pending_overrun_ = false;  // ENOBUFS seen, no record since to count the gap
 };
 
 std::string NetlinkBackend::ifname(uint32_t index)
@@ -140,7 +142,6 @@ void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const
     if (rec->seq) {
         if (const uint64_t gap = seq_.observe(*rec->seq); gap > 0)
             on_lost(gap, -1);
-        pending_overrun_ = false;
     }
     if (auto ev = record_to_event(*rec, ctx)) {
         ++events_;
@@ -171,7 +172,6 @@ Status NetlinkBackend::poll(int timeout_ms, const EventFn& on_event, const LostF
             if (errno == ENOBUFS) {
                 // The kernel dropped records; the next sequence number says how many.
                 ++overruns_;
-                pending_overrun_ = true;
                 continue;
             }
             return Error{"nfnetlink_log: receive: " + errno_text(errno), ""};
