@@ -57,9 +57,7 @@ struct itr_frame {
 struct itr_stack {
 	__u32 depth;
 	__u32 _pad;
-	/* f[ITR_STACK_DEPTH] is scratch: the filter parses into it when the
-	 * stack is full, so a full stack is only reported for matches. */
-	struct itr_frame f[ITR_STACK_DEPTH + 1];
+	struct itr_frame f[ITR_STACK_DEPTH];
 };
 
 /* One nft_do_chain call. Every call gets a frame, traced or not, so that
@@ -78,7 +76,7 @@ struct itr_nft_frame {
 struct itr_nft_stack {
 	__u32 depth;
 	__u32 _pad;
-	struct itr_nft_frame f[ITR_STACK_DEPTH + 1];
+	struct itr_nft_frame f[ITR_STACK_DEPTH];
 };
 
 struct {
@@ -167,15 +165,28 @@ static __always_inline void itr_read_name(char *dst, __u32 size, const char *src
 /* ------------------------------------------------------------------ */
 /* ipt_do_table / ip6t_do_table                                        */
 
+/* Stack depth to push at, after dropping stale entries; ITR_STACK_DEPTH if
+ * the stack is full. `top_start` is the start time of the top entry. */
+static __always_inline __u32 itr_push_depth(__u32 depth, __u64 top_start)
+{
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	/* Entries are pushed in time order: if the top one is stale, so is
+	 * everything below it. Only nested (or stale) pushes pay the clock. */
+	if (depth > 0 && bpf_ktime_get_ns() - top_start > ITR_STALE_NS)
+		depth = 0;
+	return depth;
+}
+
 static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
 					   __u32 table_i, __u32 valid, int version)
 {
 	const struct sk_buff *skb;
 	const struct nf_hook_state *state;
 	struct itr_parse ps = {};
+	struct itr_pkt pkt;
 	struct itr_stack *st;
 	struct itr_frame *fr;
-	struct itr_pkt *p;
 	__u32 zero = 0, depth, netns = 0;
 
 	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
@@ -195,46 +206,43 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	if (!skb)
 		return 0;
 
+	/* Filters on the packet: read only what they need. */
+	__builtin_memset(&pkt, 0, sizeof(pkt));
+	if (itr_filter_needs_l3()) {
+		itr_parse_upto(skb, version, &pkt, &ps, 1);
+		if (!itr_filter_l3(&pkt, ps.flags))
+			return 0;
+	}
+	if (itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, &pkt, &ps, 2);
+		if (!itr_filter_l4(&pkt, ps.flags))
+			return 0;
+	}
+	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+
 	st = bpf_map_lookup_elem(&ipt_stack, &zero);
 	if (!st)
 		return 0;
 	depth = st->depth;
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	if (depth > 0 &&
-	    bpf_ktime_get_ns() - st->f[depth - 1].start_ns > ITR_STALE_NS)
-		depth = 0; /* the top is stale, so is everything below it */
-
-	fr = &st->f[depth];
-	p = &fr->pkt;
-	__builtin_memset(p, 0, sizeof(*p));
-
-	/* Filters on the packet: read only what they need. */
-	if (itr_filter_needs_l3()) {
-		itr_parse_upto(skb, version, p, &ps, 1);
-		if (!itr_filter_l3(p, ps.flags))
-			return 0;
-	}
-	if (itr_filter_needs_l4()) {
-		itr_parse_upto(skb, version, p, &ps, 2);
-		if (!itr_filter_l4(p, ps.flags))
-			return 0;
-	}
-	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+	depth = itr_push_depth(depth, depth > 0 ? st->f[depth - 1].start_ns : 0);
 	if (depth >= ITR_STACK_DEPTH) {
 		itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
 	}
 
 	/* Matched: complete the snapshot and push. */
-	itr_parse_upto(skb, version, p, &ps, 2);
-	itr_parse_rest(skb, p, &ps);
+	itr_parse_upto(skb, version, &pkt, &ps, 2);
+	itr_parse_rest(skb, &pkt, &ps);
 	if (!itr_cfg.has_netns)
 		netns = itr_state_netns(state);
-	p->netns = netns;
+	pkt.netns = netns;
 	if (itr_skb_nf_trace(skb))
 		ps.flags |= ITR_F_ADMIN_TRACE;
 
+	fr = &st->f[depth];
+	__builtin_memcpy(&fr->pkt, &pkt, sizeof(pkt));
 	fr->skb = (__u64)skb;
 	fr->table = itr_arg(ctx, table_i);
 	fr->hook = itr_state_hook(state);
@@ -415,69 +423,70 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 {
 	const struct nft_pktinfo *pkt;
 	const struct nf_hook_state *state;
-	const struct sk_buff *skb;
+	const struct sk_buff *skb = NULL;
 	struct itr_parse ps = {};
+	struct itr_pkt snap;
 	struct itr_nft_stack *st;
 	struct itr_nft_frame *fr;
-	struct itr_pkt *p;
 	__u32 zero = 0, depth, netns = 0, pf;
 	int version = 0, traced;
 
 	if (!itr_nft_types_exist())
 		return 0;
+
+	pkt = (const void *)itr_arg(ctx, 0);
+	state = itr_nft_pkt_state(pkt);
+	traced = itr_filter_pid();
+	if (traced && itr_cfg.has_netns) {
+		netns = itr_state_netns(state);
+		traced = netns == itr_cfg.netns;
+	}
+	if (traced) {
+		skb = BPF_CORE_READ(pkt, skb);
+		traced = skb != NULL;
+	}
+	if (traced) {
+		/* inet chains see NFPROTO_IPV4/IPV6 here; for netdev, bridge
+		 * and arp, version 0 takes it from skb->protocol. */
+		pf = itr_state_pf(state);
+		if (pf == ITR_NFPROTO_IPV4)
+			version = 4;
+		else if (pf == ITR_NFPROTO_IPV6)
+			version = 6;
+		__builtin_memset(&snap, 0, sizeof(snap));
+		if (itr_filter_needs_l3()) {
+			itr_parse_upto(skb, version, &snap, &ps, 1);
+			traced = itr_filter_l3(&snap, ps.flags);
+		}
+	}
+	if (traced && itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, &snap, &ps, 2);
+		traced = itr_filter_l4(&snap, ps.flags);
+	}
+
+	/* Every call gets a frame, so that its return pops its own. */
 	st = bpf_map_lookup_elem(&nft_stack, &zero);
 	if (!st)
 		return 0;
 	depth = st->depth;
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	if (depth > 0 && bpf_ktime_get_ns() - st->f[depth - 1].start_ns > ITR_STALE_NS)
-		depth = 0;
-	fr = &st->f[depth];
-	p = &fr->pkt;
-
-	pkt = (const void *)itr_arg(ctx, 0);
-	state = itr_nft_pkt_state(pkt);
-	pf = itr_state_pf(state);
-	if (pf == ITR_NFPROTO_IPV4)
-		version = 4;
-	else if (pf == ITR_NFPROTO_IPV6)
-		version = 6;
-	/* other families (inet is split per packet; netdev, bridge, arp):
-	 * version 0 takes it from skb->protocol */
-
-	traced = itr_filter_pid();
-	if (traced && itr_cfg.has_netns) {
-		netns = itr_state_netns(state);
-		traced = netns == itr_cfg.netns;
-	}
-	skb = traced ? BPF_CORE_READ(pkt, skb) : NULL;
-	if (!skb)
-		traced = 0;
-	if (traced) {
-		__builtin_memset(p, 0, sizeof(*p));
-		if (itr_filter_needs_l3()) {
-			itr_parse_upto(skb, version, p, &ps, 1);
-			traced = itr_filter_l3(p, ps.flags);
-		}
-	}
-	if (traced && itr_filter_needs_l4()) {
-		itr_parse_upto(skb, version, p, &ps, 2);
-		traced = itr_filter_l4(p, ps.flags);
-	}
+	depth = itr_push_depth(depth, depth > 0 ? st->f[depth - 1].start_ns : 0);
 	if (depth >= ITR_STACK_DEPTH) {
 		if (traced)
 			itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
 	}
+	fr = &st->f[depth];
 	fr->sp = itr_sp(ctx);
 	fr->traced = traced;
 	if (traced) {
-		itr_parse_upto(skb, version, p, &ps, 2);
-		itr_parse_rest(skb, p, &ps);
+		itr_parse_upto(skb, version, &snap, &ps, 2);
+		itr_parse_rest(skb, &snap, &ps);
 		if (!itr_cfg.has_netns)
 			netns = itr_state_netns(state);
-		p->netns = netns;
+		snap.netns = netns;
+		__builtin_memcpy(&fr->pkt, &snap, sizeof(snap));
 		fr->chain = itr_arg(ctx, 1);
 		fr->hook = itr_state_hook(state);
 		fr->flags = ps.flags;

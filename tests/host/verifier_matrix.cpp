@@ -5,7 +5,14 @@
 //
 // One line per case; exit status 1 if any case fails to load, 77 if BPF
 // loading is not permitted here (not root), 0 otherwise.
-// Usage: itr_verifier_matrix [-v]   (-v: libbpf debug log, verifier stats)
+// Usage: itr_verifier_matrix [-v] [--btf FILE]
+//   -v          libbpf debug log (with the verifier's statistics)
+//   --btf FILE  resolve CO-RE relocations against FILE (raw BTF or an ELF
+//               vmlinux with .BTF, e.g. a VM kernel's) instead of the running
+//               kernel's BTF. The running kernel still verifies, so this checks
+//               that another kernel's relocations (type/field existence, sizes)
+//               give an object this verifier accepts; module BTF is not
+//               consulted then, as on 5.10.
 
 #include "iptables_trace/event.h"
 
@@ -143,9 +150,19 @@ std::vector<ProgStat> prog_stats(iptables_trace_bpf *skel)
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (std::strcmp(argv[i], "-v") == 0)
+	const char *btf_path = nullptr;
+	for (int i = 1; i < argc; i++) {
+		if (std::strcmp(argv[i], "-v") == 0) {
 			g_verbose = true;
+		} else if (std::strcmp(argv[i], "--btf") == 0 && i + 1 < argc) {
+			btf_path = argv[++i];
+		} else {
+			std::fprintf(stderr, "usage: %s [-v] [--btf FILE]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (btf_path)
+		std::printf("CO-RE target BTF: %s\n", btf_path);
 	libbpf_set_print(print_libbpf);
 
 	struct Layout {
@@ -187,7 +204,8 @@ int main(int argc, char **argv)
 	int failed = 0;
 	std::map<std::string, uint32_t> max_verified;
 	for (const auto &tc : cases) {
-		Skel skel(iptables_trace_bpf__open());
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+		Skel skel(iptables_trace_bpf__open_opts(&opts));
 		if (!skel) {
 			int err = errno;
 			std::printf("FAIL %-22s open: %s\n", tc.name.c_str(), std::strerror(err));
