@@ -154,12 +154,14 @@ int main(int argc, char** argv)
                                                   (*p.dst_mac)[1], (*p.dst_mac)[2], (*p.dst_mac)[3],
                                                   (*p.dst_mac)[4], (*p.dst_mac)[5])
                                     : "-";
+        // The ipttrace=[...] part uses the app's token order so host tests
+        // can grep either program's output the same way.
         const std::string line = fmt::format(
-            "RULE pf={} hook={} table={} chain={} kind={} rulenum={} in={} out={} if={} mac={} netns={} "
-            "ip={} len={} proto={} src={} dst={}{} mono={}\n",
-            ev.pf, ev.hook, ev.table, ev.chain, kind_name(ev.rule_kind), ev.rulenum, ev.in_dev, ev.out_dev,
+            "RULE if={} mac={} netns={} ip={} len={} proto={} src={} dst={}{} mono={} kind={} "
+            "ipttrace=[pf={} in={} out={} table={} chain={} hook={} rulenum={}]\n",
             p.ifname, mac, p.netns.value_or(0), p.ip_version, p.ip_len, p.l4proto, addr(p, true), addr(p, false), l4,
-            ev.mono_ns);
+            ev.mono_ns, kind_name(ev.rule_kind), ev.pf == 10 ? "PF_INET6" : "PF_INET", ev.in_dev, ev.out_dev,
+            ev.table, ev.chain, ev.hook, ev.rulenum);
         if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
             g_stop = true;  // closed pipe
             rc = errno == EPIPE ? 0 : 1;
