@@ -178,6 +178,25 @@ static __always_inline __u32 itr_push_depth(__u32 depth, __u64 top_start)
 	return depth;
 }
 
+/*
+ * nf_trace was set when the call began. If an outer call of ours on this
+ * CPU holds the same skb, the module set that bit for the outer call: the
+ * packet's own value is what the outer entry saw. Otherwise someone else
+ * (a TRACE rule, nft "meta nftrace set 1") set it.
+ */
+static __always_inline __u32 itr_own_trace(struct itr_stack *st, __u32 depth, __u64 skb)
+{
+	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
+		int i = (int)depth - 1 - k;
+
+		if (i < 0 || i >= ITR_STACK_DEPTH)
+			break;
+		if (st->f[i].skb == skb)
+			return st->f[i].flags & ITR_F_ADMIN_TRACE;
+	}
+	return ITR_F_ADMIN_TRACE;
+}
+
 static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
 					   __u32 table_i, __u32 valid, int version)
 {
@@ -239,7 +258,7 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 		netns = itr_state_netns(state);
 	pkt.netns = netns;
 	if (itr_skb_nf_trace(skb))
-		ps.flags |= ITR_F_ADMIN_TRACE;
+		ps.flags |= itr_own_trace(st, depth, (__u64)skb);
 
 	fr = &st->f[depth];
 	__builtin_memcpy(&fr->pkt, &pkt, sizeof(pkt));

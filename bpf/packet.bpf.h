@@ -95,12 +95,6 @@ static __always_inline void itr_read_geo(const struct sk_buff *skb, struct itr_s
 		BPF_CORE_READ_INTO(&g->head, skb, head);
 		BPF_CORE_READ_INTO(&g->data, skb, data);
 	}
-	if (bpf_core_field_offset(skb->data_len) == bpf_core_field_offset(skb->len) + 4) {
-		bpf_probe_read_kernel(&g->len, 8, s + bpf_core_field_offset(skb->len));
-	} else {
-		BPF_CORE_READ_INTO(&g->len, skb, len);
-		BPF_CORE_READ_INTO(&g->data_len, skb, data_len);
-	}
 	if (bpf_core_field_offset(skb->transport_header) ==
 		    bpf_core_field_offset(skb->protocol) + 2 &&
 	    bpf_core_field_offset(skb->network_header) ==
@@ -115,9 +109,18 @@ static __always_inline void itr_read_geo(const struct sk_buff *skb, struct itr_s
 	}
 }
 
-/* End of the linear data, as an offset from head. */
-static __always_inline __u64 itr_linear_end(const struct itr_skb_geo *g)
+/* End of the linear data, as an offset from head. Only the L4 stage needs
+ * it, so len/data_len are read here rather than with the rest. */
+static __always_inline __u64 itr_linear_end(const struct sk_buff *skb, struct itr_skb_geo *g)
 {
+	const void *s = skb;
+
+	if (bpf_core_field_offset(skb->data_len) == bpf_core_field_offset(skb->len) + 4) {
+		bpf_probe_read_kernel(&g->len, 8, s + bpf_core_field_offset(skb->len));
+	} else {
+		BPF_CORE_READ_INTO(&g->len, skb, len);
+		BPF_CORE_READ_INTO(&g->data_len, skb, data_len);
+	}
 	return (g->data - g->head) + (__u64)(g->len - g->data_len);
 }
 
@@ -218,7 +221,8 @@ static __always_inline void itr_parse_l3(const struct sk_buff *skb, int version,
 }
 
 /* Stage 2: the L4 header, only when it lies in the linear data. */
-static __always_inline void itr_parse_l4(struct itr_pkt *p, struct itr_parse *ps)
+static __always_inline void itr_parse_l4(const struct sk_buff *skb, struct itr_pkt *p,
+					 struct itr_parse *ps)
 {
 	__u8 h[16];
 	__u32 need;
@@ -239,7 +243,7 @@ static __always_inline void itr_parse_l4(struct itr_pkt *p, struct itr_parse *ps
 	else
 		return;
 	/* Headers in paged fragments are not reachable from here: no L4 then. */
-	if ((__u64)ps->l4_off + need > itr_linear_end(&ps->g))
+	if ((__u64)ps->l4_off + need > itr_linear_end(skb, &ps->g))
 		return;
 	/* 16 bytes whatever the need: the head buffer is followed by
 	 * skb_shared_info, so this never leaves the allocation; only the
@@ -274,7 +278,7 @@ static __always_inline void itr_parse_upto(const struct sk_buff *skb, int versio
 		ps->stage = 1;
 	}
 	if (ps->stage < 2 && stage >= 2) {
-		itr_parse_l4(p, ps);
+		itr_parse_l4(skb, p, ps);
 		ps->stage = 2;
 	}
 }
