@@ -86,8 +86,9 @@ Result<NflogGroup> NflogGroup::bind(int rcvbuf_bytes)
     (void)getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &g.rcvbuf_, &sl);
 
     if (const int err = config(g.sock_.get(), NFULNL_CFG_CMD_BIND, false); err != 0) {
-        if (err == EBUSY) {
-            const auto holder = group0_holder();
+        // Another port's instance answers EPERM (EBUSY when two binds race).
+        const auto holder = group0_holder();
+        if (err == EBUSY || (err == EPERM && holder)) {
             return Error{fmt::format("nfnetlink_log group 0 is already taken{}",
                                      holder ? " by " + *holder : std::string()),
                          "only one program per netns can receive TRACE records; stop it (often ulogd, or another "

@@ -1,0 +1,211 @@
+#!/bin/sh
+# Netlink backend end to end: two namespaces joined by a veth, legacy
+# iptables rules in the second, traffic from the first; lines checked
+# against iptables counters; every exit path leaves no nft table of ours and
+# the logger bindings as they were.
+#
+# usage: sh netlink_backend.sh <path-to-iptables-trace>
+# ITR_NETLINK_PROBE=<path to itr_netlink_probe> runs the same checks through
+# the library's test driver instead of the app.
+# Exit 77 = skipped (reason printed).
+
+BIN=$1
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root"
+for c in ip nft iptables-legacy ip6tables-legacy ping python3 timeout; do
+    command -v $c >/dev/null 2>&1 || skip "$c not installed"
+done
+if [ -n "$ITR_NETLINK_PROBE" ]; then
+    RUN="$ITR_NETLINK_PROBE"
+else
+    [ -x "$BIN" ] || skip "no iptables-trace binary at '$BIN'"
+    RUN="$BIN --backend netlink"
+fi
+[ -e /proc/net/netfilter/nfnetlink_log ] || skip "no nfnetlink_log"
+
+A=itrnlA$$; B=itrnlB$$
+T=$(mktemp -d)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+ip netns add $A && ip netns add $B || skip "cannot create network namespaces"
+ip link add v$$a type veth peer name v$$b || skip "cannot create veth"
+ip link set v$$a netns $A; ip link set v$$b netns $B
+ip -n $A addr add 10.99.0.1/24 dev v$$a; ip -n $B addr add 10.99.0.2/24 dev v$$b
+ip -n $A addr add 10.99.0.9/24 dev v$$a
+ip -n $A addr add fd99::1/64 dev v$$a nodad; ip -n $B addr add fd99::2/64 dev v$$b nodad
+for n in $A $B; do ip -n $n link set lo up; done
+ip -n $A link set v$$a up; ip -n $B link set v$$b up
+
+inB() { ip netns exec $B "$@"; }
+inA() { ip netns exec $A "$@"; }
+inB iptables-legacy -N USERC || skip "iptables-legacy does not work here"
+inB iptables-legacy -A INPUT -p icmp -j USERC                                  # 1
+inB iptables-legacy -A USERC -s 10.99.0.9 -j DROP                              # USERC 1
+inB iptables-legacy -A INPUT -p icmp --icmp-type echo-request -j ACCEPT        # 2
+inB iptables-legacy -A INPUT -p tcp --dport 81 -j REJECT --reject-with tcp-reset  # 3
+inB iptables-legacy -A INPUT -p udp --dport 9999 -j DROP                       # 4
+inB ip6tables-legacy -A INPUT -p ipv6-icmp --icmpv6-type echo-request -j ACCEPT  # 1
+LOG2=$(inB cat /proc/sys/net/netfilter/nf_log/2); LOG10=$(inB cat /proc/sys/net/netfilter/nf_log/10)
+
+# Starts the tracer in B with the given flags; waits until it is live.
+start() {
+    rm -f "$T/ready" "$T/out" "$T/err"
+    $RUN -N $B --ready-file "$T/ready" "$@" >"$T/out" 2>"$T/err" &
+    TPID=$!; PIDS="$PIDS $TPID"
+    i=0
+    while [ ! -e "$T/ready" ]; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 $TPID 2>/dev/null; then
+            echo "tracer did not start:"; cat "$T/err"; return 1
+        fi
+        sleep 0.1
+    done
+    sleep 0.2
+}
+stop() {  # signal, then wait (bounded)
+    kill -"${1:-INT}" $TPID 2>/dev/null
+    i=0; while kill -0 $TPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    wait $TPID 2>/dev/null; RC=$?
+}
+restored() {  # no nft table of ours, logger bindings as before
+    if inB nft list tables 2>/dev/null | grep -q iptables_trace; then fail "$1: nft table left behind"; return; fi
+    [ "$(inB cat /proc/sys/net/netfilter/nf_log/2)" = "$LOG2" ] || { fail "$1: nf_log/2 not restored"; return; }
+    [ "$(inB cat /proc/sys/net/netfilter/nf_log/10)" = "$LOG10" ] || { fail "$1: nf_log/10 not restored"; return; }
+    ok "$1: restored"
+}
+pkts() {  # pkts <iptables cmd> <chain> <rulenum>
+    inB $1 -nvxL $2 --line-numbers | awk -v n=$3 '$1 == n { print $2 }'
+}
+lines() { grep -cE "$1" "$T/out"; }
+
+# ---- ICMP: ACCEPT after a RETURN from a user chain ---------------------------
+inB iptables-legacy -Z; inB ip6tables-legacy -Z
+start -H 10.99.0.1 --proto icmp || exit 1
+inA ping -c 3 -i 0.2 -W 1 -I 10.99.0.1 10.99.0.2 >/dev/null
+sleep 0.5; stop INT
+n=$(pkts iptables-legacy INPUT 2)
+[ "$n" = 3 ] || fail "icmp: expected counter 3, got $n"
+[ "$(lines 'table=filter chain=INPUT hook=1 rulenum=1\]')" = "$n" ] || fail "icmp: INPUT rule 1 lines != $n"
+[ "$(lines 'table=filter chain=USERC hook=1 rulenum=2\]')" = "$n" ] || fail "icmp: USERC return lines != $n"
+[ "$(lines 'table=filter chain=INPUT hook=1 rulenum=2\]')" = "$n" ] || fail "icmp: INPUT rule 2 lines != $n"
+[ "$(lines 'table=filter chain=OUTPUT hook=3 rulenum=1\]')" = "$n" ] || fail "icmp: OUTPUT policy lines != $n"
+grep -q 'table=filter chain=USERC hook=1 rulenum=1\]' "$T/out" && fail "icmp: USERC DROP hit by an unrelated packet"
+ok "icmp accept/return/policy: $n packets"
+restored "SIGINT"
+
+# ---- DROP in a user chain -----------------------------------------------------
+inB iptables-legacy -Z
+start -H 10.99.0.9 || exit 1
+inA ping -c 2 -i 0.2 -W 1 -I 10.99.0.9 10.99.0.2 >/dev/null
+sleep 0.5; stop TERM
+n=$(pkts iptables-legacy USERC 1)
+[ "$n" = 2 ] || fail "user-chain drop: counter $n"
+[ "$(lines 'table=filter chain=USERC hook=1 rulenum=1\]')" = "$n" ] || fail "user-chain drop: lines != $n"
+grep -q 'chain=INPUT hook=1 rulenum=2\]' "$T/out" && fail "user-chain drop: packet seen after its DROP"
+ok "drop in user chain: $n packets"
+restored "SIGTERM"
+
+# ---- TCP REJECT, UDP DROP -----------------------------------------------------
+inB iptables-legacy -Z
+start -H 10.99.0.2 -P 81 || exit 1
+inA python3 -c 'import socket
+for i in range(2):
+    s = socket.socket(); s.settimeout(1)
+    try: s.connect(("10.99.0.2", 81))
+    except OSError: pass
+    s.close()'
+sleep 0.5; stop HUP
+n=$(pkts iptables-legacy INPUT 3)
+[ "$n" -ge 1 ] || fail "tcp reject: counter $n"
+[ "$(lines 'table=filter chain=INPUT hook=1 rulenum=3\]')" = "$n" ] || fail "tcp reject: lines != counter $n"
+ok "tcp reject: $n packets"
+restored "SIGHUP"
+
+inB iptables-legacy -Z
+start --proto udp -P 9999 -c 2 || exit 1
+inA python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3): s.sendto(b"x", ("10.99.0.2", 9999))'
+i=0; while kill -0 $TPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $TPID 2>/dev/null && fail "-c 2 did not stop the tracer"
+stop INT
+n=$(pkts iptables-legacy INPUT 4)
+[ "$n" = 3 ] || fail "udp drop: counter $n"
+[ "$(lines 'table=filter chain=INPUT hook=1 rulenum=4\]')" = 2 ] || fail "udp drop: -c 2 printed $(lines rulenum=4) lines"
+ok "udp drop with -c 2"
+restored "-c 2"
+
+# ---- IPv6 ---------------------------------------------------------------------
+inB ip6tables-legacy -Z
+start -H fd99::1 || exit 1
+inA ping -6 -c 2 -i 0.2 -W 1 fd99::2 >/dev/null
+sleep 0.5; stop INT
+n=$(pkts ip6tables-legacy INPUT 1)
+[ "$n" = 2 ] || fail "ipv6: counter $n"
+[ "$(lines 'pf=PF_INET6.*table=filter chain=INPUT hook=1 rulenum=1\]')" = "$n" ] || fail "ipv6: lines != $n"
+ok "ipv6 icmp: $n packets"
+restored "ipv6"
+
+# ---- a non-matching packet gives no line --------------------------------------
+start -H 10.99.0.1 -P 4444 || exit 1
+inA ping -c 2 -i 0.2 -W 1 -I 10.99.0.1 10.99.0.2 >/dev/null
+sleep 0.5; stop INT
+grep -q 'ipttrace=' "$T/out" && fail "filter: a non-matching packet produced a line"
+ok "filter: no line for a non-matching packet"
+
+# ---- closed pipe ----------------------------------------------------------------
+rm -f "$T/ready"
+( $RUN -N $B -H 10.99.0.1 --ready-file "$T/ready" 2>"$T/err"; echo $? >"$T/rc" ) | head -n 1 >/dev/null &
+i=0; while [ ! -e "$T/ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+inA ping -c 5 -i 0.2 -W 1 -I 10.99.0.1 10.99.0.2 >/dev/null
+i=0; while [ ! -e "$T/rc" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$T/rc" ] || fail "closed pipe: tracer still running"
+wait
+restored "closed pipe"
+
+# ---- error half-way: the table name is taken by a live foreign owner ---------
+inB nft add table inet iptables_trace "{ comment \"iptables-trace pid=1 start=0\"; }"
+$RUN -N $B -H 10.99.0.1 >/dev/null 2>"$T/err" && fail "half-way: started despite a live table"
+grep -q "iptables_trace" "$T/err" || fail "half-way: unclear message: $(cat "$T/err")"
+inB nft delete table inet iptables_trace
+restored "error half-way"
+
+# ---- group 0 already taken (ulogd's place) ----------------------------------------
+start -H 10.99.0.1 || exit 1
+FIRST=$TPID
+$RUN -N $B -H 10.99.0.1 >/dev/null 2>"$T/err2" && fail "group 0: a second instance started"
+grep -q "group 0 is already taken" "$T/err2" || fail "group 0: unclear message: $(cat "$T/err2")"
+TPID=$FIRST; stop INT
+restored "group 0 busy"
+
+# ---- kill -9 then restart ---------------------------------------------------------
+start -H 10.99.0.1 || exit 1
+kill -9 $TPID; wait $TPID 2>/dev/null
+[ "$(inB cat /proc/sys/net/netfilter/nf_log/2)" = nfnetlink_log ] || echo "note: binding already gone after kill -9"
+start -H 10.99.0.1 || exit 1
+grep -q "restored nf_log/2" "$T/err" || fail "kill -9: restart did not say it restored the binding"
+stop INT
+restored "kill -9 then restart"
+
+# ---- bounded flood: received vs lost, lost reported --------------------------------
+start -H 10.99.0.1 --proto icmp || exit 1
+inA timeout 20 ping -f -c 20000 -q -I 10.99.0.1 10.99.0.2 >/dev/null
+sleep 2; stop INT
+got=$(grep -c 'ipttrace=' "$T/out")
+echo "flood: 20000 pings, 80000 TRACE records expected, $got printed; $(grep -E 'events|lost' "$T/err" | tail -1)"
+grep -qE 'lost' "$T/err" || fail "flood: the summary does not report losses"
+restored "flood"
+
+[ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all netlink backend host checks passed"
