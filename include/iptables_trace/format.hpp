@@ -29,6 +29,10 @@ inline constexpr std::string_view kColumnHeader =
     "TIME       SKB                  NETWORK_NS   PID      CPU    INTERFACE          DEST_MAC           IP_LEN "
     "PKT_INFO                                               IPTABLES_INFO";
 
+// Decimal and fixed 16-digit lower-case hex, without fmt (hot path).
+void append_uint(std::string& out, uint64_t v);
+void append_hex16(std::string& out, uint64_t v);
+
 // Address text: IPv4 dotted quad, IPv6 in RFC 5952 compressed form
 // (inet_ntop). version must be 4 or 6.
 void append_ip(std::string& out, uint8_t version, const std::array<uint8_t, 16>& addr);

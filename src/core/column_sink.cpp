@@ -29,16 +29,20 @@ public:
         pad(0, kTimeW);
 
         std::size_t start = line_.size();
-        if (ev.pkt.skb)
-            fmt::format_to(std::back_inserter(line_), "[0x{:016x}]", ev.pkt.skb);
-        else
+        if (ev.pkt.skb) {
+            line_ += "[0x";
+            append_hex16(line_, ev.pkt.skb);
+            line_ += ']';
+        } else
             line_ += "[?]";
         pad(start, kSkbW);
 
         start = line_.size();
-        if (ev.pkt.netns)
-            fmt::format_to(std::back_inserter(line_), "[{}]", *ev.pkt.netns);
-        else
+        if (ev.pkt.netns) {
+            line_ += '[';
+            append_uint(line_, *ev.pkt.netns);
+            line_ += ']';
+        } else
             line_ += "[?]";
         pad(start, kNetnsW);
 
@@ -63,14 +67,14 @@ public:
 
         start = line_.size();
         if (ev.pkt.ip_version == 4 || ev.pkt.ip_version == 6)
-            fmt::format_to(std::back_inserter(line_), "{}", ev.pkt.ip_len);
+            append_uint(line_, ev.pkt.ip_len);
         else
             line_ += '?';
         pad(start, kLenW);
 
         start = line_.size();
-        append_pkt_info(line_, ev.pkt);
-        pad_display(start, kPktW);
+        append_pkt_info(line_, ev.pkt);  // ASCII only
+        pad(start, kPktW);
 
         append_iptables_info(line_, ev);
         append_rule_suffix(line_, ev);
@@ -95,7 +99,7 @@ private:
 
     void opt_num(const std::optional<uint32_t>& v) {
         if (v)
-            fmt::format_to(std::back_inserter(line_), "{}", *v);
+            append_uint(line_, *v);
         else
             line_ += '?';
     }

@@ -1,6 +1,6 @@
 #include "iptables_trace/duration.hpp"
 
-#include <fmt/format.h>
+#include "iptables_trace/format.hpp"
 
 namespace itr {
 namespace {
@@ -9,14 +9,20 @@ namespace {
 void append_scaled(std::string& out, uint64_t v, int prec) {
     uint64_t pow = 1;
     for (int i = 0; i < prec; ++i) pow *= 10;
-    fmt::format_to(std::back_inserter(out), "{}", v / pow);
+    append_uint(out, v / pow);
     uint64_t frac = v % pow;
     if (frac == 0) return;
     while (frac % 10 == 0) {
         frac /= 10;
         --prec;
     }
-    fmt::format_to(std::back_inserter(out), ".{:0{}}", frac, prec);
+    char digits[9];
+    for (int i = prec - 1; i >= 0; --i) {
+        digits[i] = static_cast<char>('0' + frac % 10);
+        frac /= 10;
+    }
+    out.push_back('.');
+    out.append(digits, static_cast<std::size_t>(prec));
 }
 
 }  // namespace
@@ -26,7 +32,8 @@ void append_go_duration(std::string& out, uint64_t ns) {
     if (ns == 0) {
         out += "0s";
     } else if (ns < kUs) {
-        fmt::format_to(std::back_inserter(out), "{}ns", ns);
+        append_uint(out, ns);
+        out += "ns";
     } else if (ns < kMs) {
         append_scaled(out, ns, 3);
         out += "\xc2\xb5s";  // µs
@@ -34,8 +41,14 @@ void append_go_duration(std::string& out, uint64_t ns) {
         append_scaled(out, ns, 6);
         out += "ms";
     } else {
-        if (ns >= kHour) fmt::format_to(std::back_inserter(out), "{}h", ns / kHour);
-        if (ns >= kMin) fmt::format_to(std::back_inserter(out), "{}m", (ns / kMin) % 60);
+        if (ns >= kHour) {
+            append_uint(out, ns / kHour);
+            out += 'h';
+        }
+        if (ns >= kMin) {
+            append_uint(out, (ns / kMin) % 60);
+            out += 'm';
+        }
         append_scaled(out, ns % kMin, 9);
         out += 's';
     }

@@ -18,16 +18,6 @@ void append_hex_byte(std::string& out, unsigned char c) {
     out.push_back(kHex[c & 0xf]);
 }
 
-void append_uint(std::string& out, uint64_t v) {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) out.push_back(tmp[--n]);
-}
-
 void append_endpoint(std::string& out, const Packet& pkt, const std::array<uint8_t, 16>& addr,
                      std::optional<uint16_t> port) {
     if (port && pkt.ip_version == 6) {
@@ -55,6 +45,25 @@ void append_flow(std::string& out, const Packet& pkt, bool with_ports) {
 }
 
 }  // namespace
+
+void append_uint(std::string& out, uint64_t v) {
+    char tmp[20];
+    int n = 20;
+    do {
+        tmp[--n] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v);
+    out.append(tmp + n, static_cast<std::size_t>(20 - n));
+}
+
+void append_hex16(std::string& out, uint64_t v) {
+    char tmp[16];
+    for (int i = 15; i >= 0; --i) {
+        tmp[i] = kHex[v & 0xf];
+        v >>= 4;
+    }
+    out.append(tmp, 16);
+}
 
 void append_ip(std::string& out, uint8_t version, const std::array<uint8_t, 16>& a) {
     if (version == 4) {

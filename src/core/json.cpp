@@ -66,7 +66,7 @@ JsonObject& JsonObject::opt_str(std::string_view key, const std::optional<std::s
 
 JsonObject& JsonObject::num(std::string_view key, uint64_t value) {
     sep(key);
-    fmt::format_to(std::back_inserter(out_), "{}", value);
+    append_uint(out_, value);
     return *this;
 }
 

@@ -57,9 +57,12 @@ public:
         append_rfc3339(o.begin_member("time"), static_cast<int64_t>(ev.mono_ns) + opts_.realtime_offset_ns);
         o.num("mono_ns", ev.mono_ns);
         o.str("kind", kind_text(ev.kind));
-        if (p.skb)
-            o.str("skb", fmt::format("0x{:016x}", p.skb));
-        else
+        if (p.skb) {
+            std::string& s = o.begin_member("skb");
+            s += "\"0x";
+            append_hex16(s, p.skb);
+            s += '"';
+        } else
             o.null("skb");
         o.opt_num("netns", p.netns);
         o.opt_num("pid", p.pid);
@@ -81,8 +84,12 @@ public:
             else
                 o.null("proto");
             o.num("l4proto", p.l4proto);
-            o.str("saddr", ip_text(p.ip_version, p.saddr));
-            o.str("daddr", ip_text(p.ip_version, p.daddr));
+            for (auto [k, a] : {std::pair{"saddr", &p.saddr}, std::pair{"daddr", &p.daddr}}) {
+                std::string& s = o.begin_member(k);
+                s += '"';
+                append_ip(s, p.ip_version, *a);  // digits, hex, ':' and '.': no escaping needed
+                s += '"';
+            }
             o.opt_num("sport", p.sport);
             o.opt_num("dport", p.dport);
         } else {
@@ -114,8 +121,14 @@ public:
         } else {
             o.null("icmp");
         }
-        o.str("pf", pf_name(ev.pf));
-        o.str("family", nft_family_name(ev.pf));
+        if (auto n = known_pf_name(ev.pf))
+            o.str("pf", *n);
+        else
+            o.str("pf", pf_name(ev.pf));
+        if (auto n = known_nft_family_name(ev.pf))
+            o.str("family", *n);
+        else
+            o.str("family", nft_family_name(ev.pf));
         o.num("pf_raw", ev.pf);
         o.str("table", ev.table);
         if (ev.kind == EventKind::Table)
@@ -123,7 +136,10 @@ public:
         else
             o.str("chain", ev.chain);
         o.num("hook", ev.hook);
-        o.str("hook_name", hook_name(ev.hook, ev.pf));
+        if (auto n = known_hook_name(ev.hook, ev.pf))
+            o.str("hook_name", *n);
+        else
+            o.str("hook_name", hook_name(ev.hook, ev.pf));
         if (ev.kind == EventKind::Rule) {
             o.str("in", ev.in_dev).str("out", ev.out_dev);
             o.num("rulenum", ev.rulenum);
@@ -132,7 +148,10 @@ public:
             o.null("in").null("out").null("rulenum").null("rule_kind");
         }
         if (ev.verdict) {
-            o.str("verdict", verdict_name(*ev.verdict));
+            if (auto n = known_verdict_name(*ev.verdict))
+                o.str("verdict", *n);
+            else
+                o.str("verdict", verdict_name(*ev.verdict));
             o.num("verdict_raw", *ev.verdict);
             if ((*ev.verdict & 0xffu) == 3)
                 o.num("queue_num", *ev.verdict >> 16);
