@@ -1,0 +1,175 @@
+#!/bin/bash
+# Run the VM scenarios of iptables-trace on real Debian kernels under QEMU (TCG).
+#
+#   scripts/vmtest.sh [--kernel 5.10|6.1|6.12|all]... [--scenario PATH]...
+#                     [--no-build | --binary PATH] [--timeout SECS] [--jobs N]
+#
+# Defaults: every kernel of scripts/vm/kernels.conf, every tests/vm/*.sh but lib.sh.
+# For each kernel: fetch the pinned packages (scripts/vm/fetch-kernel.sh; the
+# .deb cache in build/vm/cache is reused), build the project against that
+# kernel into build/vm/KEY/build (module against its headers), pack an
+# initramfs, boot it once and run every scenario in it. Prints the guest's
+# console, one "ITR-RESULT kernel scenario PASS|FAIL|SKIP" line per scenario
+# and a summary table; exits 1 if anything failed (2 on usage errors).
+#
+#   --no-build       use build/vm/KEY/build/iptables-trace as it is (if any)
+#   --binary PATH    put this binary in every guest instead of building
+#   --timeout SECS   default per-scenario timeout (a scenario may say "# itr-timeout: N")
+#   --jobs N         parallel build jobs (default: nproc)
+# Environment: ITR_VM_DIR (default build/vm), ITR_VMTEST_BTF=kernel to generate
+# vmlinux.h from the guest kernel's BTF instead of the host's.
+set -uo pipefail
+. "$(dirname "$0")/vm/common.sh"
+
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+KERNELS=() SCENARIOS=() NO_BUILD=0 BINARY= TIMEOUT=150 JOBS=$(nproc)
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel|-k) [ $# -ge 2 ] || usage
+		if [ "$2" = all ]; then mapfile -t -O "${#KERNELS[@]}" KERNELS < <(vm_kernel_keys)
+		else KERNELS+=("$2"); fi
+		shift 2 ;;
+	--kernel=*) v=${1#*=}; if [ "$v" = all ]; then mapfile -t -O "${#KERNELS[@]}" KERNELS < <(vm_kernel_keys); else KERNELS+=("$v"); fi; shift ;;
+	--scenario|-s) [ $# -ge 2 ] || usage; SCENARIOS+=("$2"); shift 2 ;;
+	--scenario=*) SCENARIOS+=("${1#*=}"); shift ;;
+	--no-build) NO_BUILD=1; shift ;;
+	--binary) [ $# -ge 2 ] || usage; BINARY=$(realpath "$2"); shift 2 ;;
+	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
+	--jobs|-j) [ $# -ge 2 ] || usage; JOBS=$2; shift 2 ;;
+	-h|--help) usage ;;
+	*) echo "vmtest: unknown argument: $1" >&2; usage ;;
+	esac
+done
+[ ${#KERNELS[@]} -gt 0 ] || mapfile -t KERNELS < <(vm_kernel_keys)
+for k in "${KERNELS[@]}"; do vm_kernel_conf "$k"; done   # dies on an unknown key
+if [ ${#SCENARIOS[@]} -eq 0 ]; then
+	for f in "$ITR_REPO"/tests/vm/*.sh; do
+		[ -f "$f" ] && [ "$(basename "$f")" != lib.sh ] && SCENARIOS+=("$f")
+	done
+fi
+[ ${#SCENARIOS[@]} -gt 0 ] || vm_die "no scenarios (tests/vm/*.sh)"
+for i in "${!SCENARIOS[@]}"; do
+	[ -f "${SCENARIOS[$i]}" ] || vm_die "no such scenario: ${SCENARIOS[$i]}"
+	SCENARIOS[$i]=$(realpath "${SCENARIOS[$i]}")
+done
+[ -z "$BINARY" ] || [ -x "$BINARY" ] || vm_die "--binary $BINARY is not executable"
+
+# Guest budget: boot and set-up margin plus every scenario's own timeout.
+GUEST_TMO=120
+for s in "${SCENARIOS[@]}"; do
+	t=$(sed -n 's/^# *itr-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n 1)
+	GUEST_TMO=$((GUEST_TMO + ${t:-$TIMEOUT} + 5))
+done
+
+# The scenario names as the guest reports them (mkinitramfs de-duplicates the same way).
+declare -A SEEN=()
+NAMES=()
+for s in "${SCENARIOS[@]}"; do
+	n=$(basename "$s" .sh) b=$(basename "$s" .sh) i=2
+	while [ -n "${SEEN[$n]:-}" ]; do n=$b-$i; i=$((i + 1)); done
+	SEEN[$n]=1
+	NAMES+=("$n")
+done
+
+SUMMARY=()   # "kernel|scenario|result|reason"
+TIMES=()     # "kernel|fetch|build|guest"
+ANY_FAIL=0
+now() { date +%s; }
+
+fail_all() { # fail_all KERNEL REASON
+	local n
+	for n in "${NAMES[@]}"; do SUMMARY+=("$1|$n|FAIL|$2"); echo "ITR-RESULT $1 $n FAIL $2"; done
+	ANY_FAIL=1
+}
+
+for K in "${KERNELS[@]}"; do
+	echo "===================== kernel $K ====================="
+	OUT=$ITR_VM_DIR/$K
+	t0=$(now)
+	if ! "$ITR_VM_SCRIPTS/fetch-kernel.sh" "$K"; then
+		fail_all "$K" "kernel packages could not be fetched"
+		TIMES+=("$K|$(( $(now) - t0 ))|-|-")
+		continue
+	fi
+	# shellcheck disable=SC1091
+	. "$OUT/env"
+	t1=$(now)
+
+	BIN=
+	if [ -n "$BINARY" ]; then
+		BIN=$BINARY
+	elif [ "$NO_BUILD" -eq 1 ]; then
+		[ -x "$OUT/build/iptables-trace" ] && BIN=$OUT/build/iptables-trace
+	else
+		BTF=/sys/kernel/btf/vmlinux
+		if [ "${ITR_VMTEST_BTF:-host}" = kernel ] || [ ! -r "$BTF" ]; then BTF=$VMLINUX; fi
+		cargs=(-S "$ITR_REPO" -B "$OUT/build" -DITR_KERNEL_BUILD="$KDIR"
+		       -DITR_KMOD_MAKE_ARGS="$KMAKE_ARGS" -DITR_BUILD_TESTS=OFF -DITR_VMLINUX_BTF="$BTF")
+		command -v ccache >/dev/null && cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+		echo "vmtest: building for $K ($KREL) in $OUT/build"
+		if ! { cmake "${cargs[@]}" > "$OUT/build.log" 2>&1 &&
+		       cmake --build "$OUT/build" -j "$JOBS" >> "$OUT/build.log" 2>&1; }; then
+			tail -n 40 "$OUT/build.log"
+			fail_all "$K" "build failed (see $OUT/build.log)"
+			TIMES+=("$K|$((t1 - t0))|$(( $(now) - t1 ))|-")
+			continue
+		fi
+		[ -x "$OUT/build/iptables-trace" ] && BIN=$OUT/build/iptables-trace
+	fi
+	[ -n "$BIN" ] || echo "vmtest: no iptables-trace binary for $K: scenarios that need it will SKIP"
+	t2=$(now)
+
+	INITRD=$OUT/initramfs.cpio.gz
+	margs=("$K" -o "$INITRD" --timeout "$TIMEOUT")
+	[ -n "$BIN" ] && margs+=(--binary "$BIN")
+	if ! "$ITR_VM_SCRIPTS/mkinitramfs.sh" "${margs[@]}" "${SCENARIOS[@]}"; then
+		fail_all "$K" "initramfs could not be packed"
+		TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|-")
+		continue
+	fi
+
+	LOG=$OUT/console.log
+	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" --timeout "$GUEST_TMO" --log "$LOG"
+	qrc=$?
+	t3=$(now)
+	TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|$((t3 - t2))")
+
+	why="no result"
+	grep -q 'Kernel panic' "$LOG" && why="no result: kernel panic ($(grep -m1 'Kernel panic' "$LOG" | sed 's/^\[[^]]*\] *//'))"
+	[ "$qrc" -eq 124 ] && why="no result: guest hung, killed after ${GUEST_TMO}s"
+	grep -q "^ITR-DONE $K" "$LOG" || [ "$qrc" -eq 124 ] || grep -q 'Kernel panic' "$LOG" ||
+		why="no result: guest ended early (QEMU exit $qrc)"
+	for n in "${NAMES[@]}"; do
+		line=$(grep -a -m1 "^ITR-RESULT $K $n " "$LOG")
+		if [ -z "$line" ]; then
+			SUMMARY+=("$K|$n|FAIL|$why")
+			echo "ITR-RESULT $K $n FAIL $why"
+			ANY_FAIL=1
+			continue
+		fi
+		rest=${line#"ITR-RESULT $K $n "}
+		res=${rest%% *}
+		reason=${rest#"$res"}
+		reason=${reason# }
+		case $res in PASS|SKIP) ;; *) res=FAIL; ANY_FAIL=1 ;; esac
+		SUMMARY+=("$K|$n|$res|$reason")
+	done
+done
+
+echo
+echo "===================== vmtest summary ====================="
+printf '%-6s %-28s %-5s %s\n' KERNEL SCENARIO RESULT DETAIL
+for r in "${SUMMARY[@]}"; do
+	IFS='|' read -r k n res reason <<< "$r"
+	printf '%-6s %-28s %-5s %s\n' "$k" "$n" "$res" "$reason"
+done
+echo
+printf '%-6s %8s %8s %8s\n' KERNEL FETCH_S BUILD_S GUEST_S
+for r in "${TIMES[@]}"; do
+	IFS='|' read -r k a b c <<< "$r"
+	printf '%-6s %8s %8s %8s\n' "$k" "$a" "$b" "$c"
+done
+if [ "$ANY_FAIL" -ne 0 ]; then echo "vmtest: FAILED"; exit 1; fi
+echo "vmtest: OK"
+exit 0

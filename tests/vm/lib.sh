@@ -1,0 +1,204 @@
+# Helpers shared by the VM scenarios (POSIX sh, busybox). A scenario starts with
+#   . "${ITR_LIB:-${0%/*}/lib.sh}"
+# and its exit status is its result: 0 PASS, 77 SKIP (skip "reason"), other FAIL.
+# The guest (scripts/vm/init) runs it as root in an empty work directory
+# ($ITR_WORK) with iptables-trace, iptables-legacy, ip6tables-legacy, nft,
+# /usr/sbin/ip, busybox and itr-net (scripts/vm/itr-net.c) on PATH.
+# After the scenario the guest kills what is left, flushes the rulesets,
+# deletes namespaces and veths, and fails the scenario if the tracer's module
+# or pins stayed behind or the kernel log shows BUG/WARNING/Oops.
+
+ITR_WORK=${ITR_WORK:-$(pwd)}
+ITR_REASON_FILE=${ITR_REASON_FILE:-/dev/null}
+ITR_READY_TIMEOUT=${ITR_READY_TIMEOUT:-60}   # seconds; BPF loading under TCG is slow
+TRACER_PID=
+TRACER_RC=
+_itr_n=0
+
+# Busybox's shell runs its own applet before PATH: always use iproute2's ip.
+ip() { /usr/sbin/ip "$@"; }
+
+log() { echo "# $*"; }
+fail() {
+	echo "FAIL: $*" >&2
+	echo "$*" > "$ITR_REASON_FILE"
+	exit 1
+}
+skip() {
+	echo "SKIP: $*"
+	echo "$*" > "$ITR_REASON_FILE"
+	exit 77
+}
+
+need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not available"; }
+need_tracer() { need_cmd iptables-trace; }
+
+# --- assertions --------------------------------------------------------------
+assert_eq() { # assert_eq ACTUAL EXPECTED WHAT
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+assert_ge() { # assert_ge ACTUAL MIN WHAT
+	[ "$1" -ge "$2" ] 2>/dev/null || fail "$3: got '$1', expected at least $2"
+}
+assert_match() { # assert_match FILE ERE WHAT: at least one line matches
+	grep -Eq -- "$2" "$1" || { show_file "$1"; fail "$3: no line matches /$2/ in ${1##*/}"; }
+}
+assert_no_match() { # assert_no_match FILE ERE WHAT
+	if grep -Eq -- "$2" "$1"; then
+		grep -E -- "$2" "$1" | head -n 5
+		fail "$3: unexpected line matching /$2/ in ${1##*/}"
+	fi
+}
+assert_count() { # assert_count FILE ERE N WHAT: exactly N lines match
+	_c=$(grep -Ec -- "$2" "$1")
+	[ "$_c" -eq "$3" ] || { show_file "$1"; fail "$4: $_c lines match /$2/, expected $3"; }
+}
+show_file() { # print a file for the log, bounded
+	echo "----- ${1##*/} ($(wc -l < "$1" 2>/dev/null) lines)"
+	head -n 60 "$1" 2>/dev/null
+	echo "-----"
+}
+
+# --- namespaces ----------------------------------------------------------------
+# netns_pair NS1 NS2: two namespaces joined by a veth (NS1:veth0 <-> NS2:veth0),
+# 10.99.0.1/24 + fd00:99::1/64 in NS1, 10.99.0.2/24 + fd00:99::2/64 in NS2, lo up.
+NS1_V4=10.99.0.1 NS2_V4=10.99.0.2 NS1_V6=fd00:99::1 NS2_V6=fd00:99::2
+netns_pair() {
+	ip netns add "$1" || fail "ip netns add $1"
+	ip netns add "$2" || fail "ip netns add $2"
+	ip link add itr-a type veth peer name itr-b || fail "cannot create a veth"
+	ip link set itr-a netns "$1" || fail "move veth to $1"
+	ip link set itr-b netns "$2" || fail "move veth to $2"
+	ip -n "$1" link set itr-a name veth0
+	ip -n "$2" link set itr-b name veth0
+	for _ns in "$1" "$2"; do
+		ip -n "$_ns" link set lo up
+		ip netns exec "$_ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 >/dev/null 2>&1
+	done
+	ip -n "$1" addr add "$NS1_V4/24" dev veth0
+	ip -n "$2" addr add "$NS2_V4/24" dev veth0
+	ip -n "$1" addr add "$NS1_V6/64" dev veth0 nodad
+	ip -n "$2" addr add "$NS2_V6/64" dev veth0 nodad
+	ip -n "$1" link set veth0 up
+	ip -n "$2" link set veth0 up
+	# Bounded wait for the link (carrier) on both ends.
+	_i=0
+	while [ $_i -lt 50 ]; do
+		ip netns exec "$1" itr-net ping "$NS2_V4" 1 1 1 >/dev/null 2>&1 && break
+		_i=$((_i + 1))
+	done
+	[ $_i -lt 50 ] || fail "veth between $1 and $2 does not pass traffic"
+}
+# in_ns NS CMD...: run in a namespace
+in_ns() { _ns=$1; shift; ip netns exec "$_ns" "$@"; }
+# netns_inode NS | netns_inode (the current namespace)
+netns_inode() {
+	if [ $# -gt 0 ]; then stat -L -c %i "/run/netns/$1"; else stat -L -c %i /proc/self/ns/net; fi
+}
+
+# --- iptables counters (the oracle) -----------------------------------------------
+# ipt_rule_pkts [-6] TABLE CHAIN NUM: packet counter of rule NUM (from -nvxL --line-numbers)
+# ipt_policy_pkts [-6] TABLE CHAIN: packet counter of a built-in chain's policy
+# Both run in the current netns; wrap with "in_ns NS" by setting IPT_NS=NS.
+_ipt() {
+	_cmd=iptables-legacy
+	[ "$1" = -6 ] && { _cmd=ip6tables-legacy; shift; }
+	if [ -n "${IPT_NS:-}" ]; then ip netns exec "$IPT_NS" $_cmd "$@"; else $_cmd "$@"; fi
+}
+ipt_rule_pkts() {
+	_f=; [ "$1" = -6 ] && { _f=-6; shift; }
+	_ipt $_f -t "$1" -nvxL "$2" --line-numbers | awk -v n="$3" '$1 == n { print $2; f = 1 } END { if (!f) print -1 }'
+}
+ipt_policy_pkts() {
+	_f=; [ "$1" = -6 ] && { _f=-6; shift; }
+	_ipt $_f -t "$1" -nvxL "$2" | sed -n '1s/.*policy [A-Z]* \([0-9]*\) packets.*/\1/p'
+}
+# ipt_snapshot [-6] TABLE CHAIN FILE: "num pkts" per rule and "policy pkts"
+ipt_snapshot() {
+	_f=; [ "$1" = -6 ] && { _f=-6; shift; }
+	{
+		_ipt $_f -t "$1" -nvxL "$2" --line-numbers | awk 'NR > 2 && $1 ~ /^[0-9]+$/ { print $1, $2 }'
+		_p=$(ipt_policy_pkts $_f "$1" "$2")
+		[ -n "$_p" ] && echo "policy $_p"
+	} > "$3"
+}
+# ipt_moved OLD NEW: the rule numbers (or "policy") whose counters moved, one a line
+ipt_moved() {
+	awk 'NR == FNR { old[$1] = $2; next } ($1 in old) && $2 != old[$1] { print $1 }' "$1" "$2"
+}
+
+# --- the tracer -----------------------------------------------------------------------
+# tracer_start OUT [ARGS...]: start iptables-trace in the background with its
+# stdout in OUT and stderr in OUT.err, wait for its ready file. Sets TRACER_PID.
+tracer_start() {
+	_out=$1; shift
+	_itr_n=$((_itr_n + 1))
+	_ready=$ITR_WORK/.ready.$_itr_n
+	rm -f "$_ready"
+	iptables-trace --ready-file "$_ready" "$@" > "$_out" 2> "$_out.err" &
+	TRACER_PID=$!
+	_i=0
+	while [ ! -e "$_ready" ]; do
+		if ! kill -0 "$TRACER_PID" 2>/dev/null; then
+			wait "$TRACER_PID"; TRACER_RC=$?; TRACER_PID=
+			show_file "$_out.err"
+			fail "iptables-trace $* exited ($TRACER_RC) before it was ready"
+		fi
+		_i=$((_i + 1))
+		[ $_i -le $((ITR_READY_TIMEOUT * 10)) ] || { show_file "$_out.err"; fail "iptables-trace $* not ready after ${ITR_READY_TIMEOUT}s"; }
+		sleep 0.1
+	done
+}
+# tracer_stop [SIGNAL]: signal the tracer (INT), wait up to 20 s; sets TRACER_RC.
+tracer_stop() {
+	[ -n "$TRACER_PID" ] || return 0
+	kill -"${1:-INT}" "$TRACER_PID" 2>/dev/null
+	tracer_wait 20
+}
+# tracer_wait SECS: wait for the tracer to exit on its own; sets TRACER_RC.
+tracer_wait() {
+	_i=0
+	while kill -0 "$TRACER_PID" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ $_i -gt $(($1 * 10)) ]; then
+			kill -9 "$TRACER_PID" 2>/dev/null
+			wait "$TRACER_PID" 2>/dev/null
+			TRACER_PID=
+			fail "iptables-trace did not exit within $1 s"
+		fi
+		sleep 0.1
+	done
+	wait "$TRACER_PID"; TRACER_RC=$?
+	TRACER_PID=
+}
+# wait_lines FILE ERE N [SECS]: wait (bounded) until N lines of FILE match
+wait_lines() {
+	_i=0
+	while [ "$(grep -Ec -- "$2" "$1" 2>/dev/null)" -lt "$3" ]; do
+		_i=$((_i + 1))
+		[ $_i -le $((${4:-10} * 10)) ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+# settle: let the perf buffer drain before stopping the tracer
+settle() { sleep "${1:-1}"; }
+
+module_loaded() { grep -q '^iptables_trace ' /proc/modules; }
+pins_left() { ls -d /sys/fs/bpf/iptables-trace* 2>/dev/null; }
+# assert_clean WHAT: no module, no pins
+assert_clean() {
+	module_loaded && fail "$1: module iptables_trace still loaded"
+	[ -z "$(pins_left)" ] || fail "$1: pins left in bpffs: $(pins_left)"
+	return 0
+}
+
+_itr_exit() {
+	if [ -n "$TRACER_PID" ] && kill -INT "$TRACER_PID" 2>/dev/null; then
+		_i=0
+		while kill -0 "$TRACER_PID" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+		kill -9 "$TRACER_PID" 2>/dev/null
+	fi
+	return 0
+}
+trap _itr_exit EXIT
