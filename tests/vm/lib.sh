@@ -12,6 +12,7 @@ ITR_WORK=${ITR_WORK:-$(pwd)}
 ITR_REASON_FILE=${ITR_REASON_FILE:-/dev/null}
 ITR_READY_TIMEOUT=${ITR_READY_TIMEOUT:-60}   # seconds; BPF loading under TCG is slow
 TRACER_PID=
+ITR_TRACER_ARGS=${ITR_TRACER_ARGS---backend module}   # scenarios test the module backend
 TRACER_RC=
 _itr_n=0
 
@@ -53,9 +54,11 @@ assert_count() { # assert_count FILE ERE N WHAT: exactly N lines match
 	_c=$(grep -Ec -- "$2" "$1")
 	[ "$_c" -eq "$3" ] || { show_file "$1"; fail "$4: $_c lines match /$2/, expected $3"; }
 }
-show_file() { # print a file for the log, bounded
-	echo "----- ${1##*/} ($(wc -l < "$1" 2>/dev/null) lines)"
-	head -n 60 "$1" 2>/dev/null
+show_file() { # print a file for the log, bounded: the first 50 and last 30 lines
+	_n=$(wc -l < "$1" 2>/dev/null)
+	echo "----- ${1##*/} ($_n lines)"
+	if [ "${_n:-0}" -le 80 ]; then cat "$1" 2>/dev/null
+	else head -n 50 "$1"; echo "[... $((_n - 80)) lines ...]"; tail -n 30 "$1"; fi
 	echo "-----"
 }
 
@@ -135,7 +138,7 @@ tracer_start() {
 	_itr_n=$((_itr_n + 1))
 	_ready=$ITR_WORK/.ready.$_itr_n
 	rm -f "$_ready"
-	iptables-trace --ready-file "$_ready" "$@" > "$_out" 2> "$_out.err" &
+	iptables-trace --ready-file "$_ready" $ITR_TRACER_ARGS "$@" > "$_out" 2> "$_out.err" &
 	TRACER_PID=$!
 	_i=0
 	while [ ! -e "$_ready" ]; do
@@ -202,3 +205,34 @@ _itr_exit() {
 	return 0
 }
 trap _itr_exit EXIT
+
+# --- trace lines ----------------------------------------------------------------------
+# ERE fragments for the two kinds of line.
+# rule_re TABLE CHAIN HOOKNUM RULENUM  (RULENUM: a number, return or policy)
+rule_re() { printf 'table=%s chain=%s hook=%s rulenum=%s\\]' "$1" "$2" "$3" "$4"; }
+# table_re PF TABLE HOOKNAME VERDICT
+table_re() { printf 'iptables=\\[pf=%s table=%s hook=%s verdict=%s cost=' "$1" "$2" "$3" "$4"; }
+
+# rulenums_in FILE PKT_ERE TABLE CHAIN: the distinct rulenum values the trace
+# names for that chain on lines matching PKT_ERE, sorted, space-separated
+rulenums_in() {
+	grep -E -- "$2" "$1" | grep -F "table=$3 chain=$4 " |
+		sed -n 's/.*rulenum=\([^]]*\)\].*/\1/p' | sort -u | tr '\n' ' '
+}
+# oracle_check [-6] TRACE PKT_ERE TABLE CHAIN BEFORE AFTER: the rules (and
+# policy) whose counters moved between the snapshots BEFORE and AFTER are
+# exactly the ones the trace names for that chain.
+oracle_check() {
+	_moved=$(ipt_moved "$5" "$6" | sort -u | tr '\n' ' ')
+	_seen=$(rulenums_in "$1" "$2" "$3" "$4")
+	[ "$_moved" = "$_seen" ] || { show_file "$1"; fail "$3/$4: iptables counters moved for [ $_moved] but the trace names [ $_seen]"; }
+}
+# costs_positive FILE ERE: every matching iptables= line has a cost above zero
+costs_positive() {
+	_bad=$(grep -E -- "$2" "$1" | grep -F 'iptables=[' | sed -n 's/.*cost=\([^] ]*\).*/\1/p' |
+		grep -Ev '^[0-9]+(\.[0-9]+)?(ns|µs|us|ms|s)$|^0(\.0+)?(ns|µs|us|ms|s)?$' )
+	[ -z "$_bad" ] || fail "unparsable cost values: $_bad"
+	grep -E -- "$2" "$1" | grep -F 'iptables=[' | grep -Eq 'cost=0(\.0+)?(ns|µs|us|ms|s)?\]' &&
+		fail "an iptables= line has a zero cost: $(grep -E -- "$2" "$1" | grep -E 'cost=0(\.0+)?[a-zµ]*\]' | head -n 1)"
+	return 0
+}
