@@ -23,7 +23,7 @@ set -uo pipefail
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-KERNELS=() SCENARIOS=() NO_BUILD=0 BINARY= TIMEOUT=150 JOBS=$(nproc)
+KERNELS=() SCENARIOS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel|-k) [ $# -ge 2 ] || usage

@@ -18,7 +18,7 @@ set -euo pipefail
 usage() { echo "usage: $0 KEY -o OUT [--binary PATH] [--timeout SECS] [--extra FILE]... SCENARIO..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 KEY=$1; shift
-OUTFILE= BINARY= TIMEOUT=120 EXTRAS=() SCENARIOS=()
+OUTFILE="" BINARY="" TIMEOUT=120 EXTRAS=() SCENARIOS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o) OUTFILE=$2; shift 2 ;;

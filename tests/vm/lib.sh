@@ -236,3 +236,20 @@ costs_positive() {
 		fail "an iptables= line has a zero cost: $(grep -E -- "$2" "$1" | grep -E 'cost=0(\.0+)?[a-zµ]*\]' | head -n 1)"
 	return 0
 }
+
+# cost_ns COST: a Go-style duration (36.942µs, 120ns, 1.5ms, 2s) in nanoseconds
+cost_ns() {
+	echo "$1" | awk '{
+		v = $0; u = v; sub(/^[0-9.]+/, "", u); n = substr(v, 1, length(v) - length(u)) + 0
+		if (u == "ns") m = 1; else if (u == "µs" || u == "us") m = 1000
+		else if (u == "ms") m = 1000000; else if (u == "s") m = 1000000000; else m = -1
+		if (m < 0) print -1; else printf "%d\n", n * m }'
+}
+# line_cost LINE: the cost= value of one line, in nanoseconds
+line_cost() { cost_ns "$(echo "$1" | sed -n 's/.*cost=\([^] ]*\).*/\1/p')"; }
+# line_no FILE ERE: number of the first line matching, 0 if none
+line_no() { grep -nE -- "$2" "$1" | head -n 1 | cut -d: -f1 | grep . || echo 0; }
+# mod_param NAME: a counter of the loaded module (empty if not loaded)
+mod_param() { cat "/sys/module/iptables_trace/parameters/$1" 2>/dev/null; }
+# summary_counter FILE NAME: NAME=N from the tracer's "module: ..." exit summary on stderr
+summary_counter() { sed -n "s/.*module:.*[ :]$2=\([0-9]*\).*/\1/p" "$1" | tail -n 1; }
