@@ -36,7 +36,7 @@ ENVF=$ITR_VM_DIR/$KEY/env
 # shellcheck disable=SC1090
 . "$ENVF"
 
-STAGE=$ITR_VM_DIR/$KEY/initramfs.d
+STAGE=${OUTFILE%.cpio.gz}.d
 rm -rf "$STAGE"
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,usr/lib/x86_64-linux-gnu,usr/lib64,etc,proc,sys,dev,tmp,run,root,itr/scenarios}
 ln -s usr/lib "$STAGE/lib"

@@ -28,7 +28,9 @@ settle
 tracer_stop
 assert_eq "$TRACER_RC" 0 "tracer exit status"
 show_file trace
-for c in INPUT OUTPUT; do oracle_check trace 'I_(request|reply):' filter $c "e0.$c" "e1.$c"; done
+oracle_check trace 'I_(request|reply):' filter INPUT e0.INPUT e1.INPUT
+# b's own MLD reports (not traced: other ICMPv6 types) may leave by OUTPUT's policy.
+ORACLE_IGNORE=policy oracle_check trace 'I_(request|reply):' filter OUTPUT e0.OUTPUT e1.OUTPUT
 assert_count trace "$REQ.*ipttrace=\[pf=PF_INET6 in=veth0 out= $(rule_re filter INPUT 1 2)" 1 "echo request: INPUT rule 2"
 assert_count trace "$REQ.*$(table_re PF_INET6 filter INPUT ACCEPT)" 1 "echo request: table verdict"
 assert_count trace "$REP.*ipttrace=\[pf=PF_INET6 in= out=veth0 $(rule_re filter OUTPUT 3 1)" 1 "echo reply: OUTPUT rule 1"

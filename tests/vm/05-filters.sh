@@ -9,6 +9,8 @@ need_tracer
 netns_pair a b
 ip -n b addr add 10.99.0.3/24 dev veth0
 ip -n b addr add fd00:99::3/64 dev veth0 nodad
+static_neigh a 10.99.0.3 b
+static_neigh a fd00:99::3 b
 for ns in a b; do
 	in_ns $ns iptables-legacy -A INPUT -j ACCEPT
 	in_ns $ns iptables-legacy -A OUTPUT -j ACCEPT

@@ -74,7 +74,9 @@ awk 'NR == FNR { seen[$0] = 1; next } !($0 in seen)' dmesg0.txt dmesg1.txt > dme
 show_file dmesg-new.txt
 assert_match trace 'U:127\.0\.0\.1:40052->127\.0\.0\.1:7777 .*chain=OUTPUT' "our flow is traced"
 assert_no_match trace ':6666 |:9999 |:9998 ' "nothing but port 7777 is traced"
-assert_match dmesg-new.txt 'TRACE: raw:OUTPUT:rule:1 .*DPT=9999' "the administrator's TRACE rule still logs"
+# After the TRACE target: raw OUTPUT's policy, filter OUTPUT rule 1, ... INPUT.
+assert_match dmesg-new.txt 'TRACE: raw:OUTPUT:policy:2 .*DPT=9999' "the administrator's TRACE rule still logs (raw OUTPUT)"
+assert_match dmesg-new.txt 'TRACE: filter:INPUT:rule:1 .*DPT=9999' "the administrator's TRACE rule still logs (filter INPUT)"
 assert_no_match dmesg-new.txt 'TRACE: .*DPT=7777' "our packets log no TRACE line"
 assert_no_match dmesg-new.txt 'TRACE: .*DPT=6666' "unmatched packets log no TRACE line"
 assert_match monitor.txt 'dport 9998' "positive control: nft monitor trace sees nftrace packets"
