@@ -1,0 +1,309 @@
+// iptables-save parsing, rule lookup and rule-text escaping. Pure.
+#include <charconv>
+
+#include "iptables_trace/rules.hpp"
+
+namespace itr {
+
+std::optional<Family> family_from_pf(uint32_t pf) {
+    if (pf == 2) return Family::Ipv4;
+    if (pf == 10) return Family::Ipv6;
+    return std::nullopt;
+}
+
+std::string_view family_name(Family f) { return f == Family::Ipv4 ? "IPv4" : "IPv6"; }
+
+const Chain* Table::find(std::string_view chain) const {
+    auto it = index_.find(std::string(chain));
+    return it == index_.end() ? nullptr : &chains[it->second];
+}
+
+Chain* Table::find(std::string_view chain) {
+    auto it = index_.find(std::string(chain));
+    return it == index_.end() ? nullptr : &chains[it->second];
+}
+
+Chain& Table::add(std::string name, std::optional<std::string> policy) {
+    if (Chain* c = find(name)) {
+        if (policy) c->policy = std::move(policy);
+        return *c;
+    }
+    index_.emplace(name, chains.size());
+    chains.push_back(Chain{std::move(name), std::move(policy), {}});
+    return chains.back();
+}
+
+const Table* RuleSet::find(std::string_view table) const {
+    for (const Table& t : tables)
+        if (t.name == table) return &t;
+    return nullptr;
+}
+
+namespace {
+
+std::string_view trim_right(std::string_view s) {
+    while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool parse_u64(std::string_view s, uint64_t& out) {
+    if (s.empty()) return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size();
+}
+
+// "[12:345]" -> true. Only checks the shape; the values are not kept.
+bool is_counters(std::string_view s) {
+    if (s.size() < 5 || s.front() != '[' || s.back() != ']') return false;
+    s = s.substr(1, s.size() - 2);
+    size_t colon = s.find(':');
+    if (colon == std::string_view::npos) return false;
+    uint64_t a = 0, b = 0;
+    return parse_u64(s.substr(0, colon), a) && parse_u64(s.substr(colon + 1), b);
+}
+
+Error parse_error(size_t lineno, std::string_view why) {
+    return Error{"iptables-save output, line " + std::to_string(lineno) + ": " + std::string(why), ""};
+}
+
+}  // namespace
+
+Result<RuleSet> parse_iptables_save(std::string_view text) {
+    RuleSet rs;
+    Table* cur = nullptr;
+    std::string* last_rule = nullptr;  // for continuation lines
+    size_t lineno = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        pos = nl == std::string_view::npos ? text.size() : nl + 1;
+        ++lineno;
+        std::string_view line = trim_right(raw);
+
+        // Rule lines, with the optional "[pkts:bytes] " prefix of -c.
+        std::string_view rule = line;
+        if (!rule.empty() && rule.front() == '[') {
+            size_t close = rule.find(']');
+            if (close != std::string_view::npos && is_counters(rule.substr(0, close + 1)) &&
+                rule.substr(close + 1).starts_with(" -A ")) {
+                rule = rule.substr(close + 2);
+            }
+        }
+        if (rule.starts_with("-A ")) {
+            if (!cur) return parse_error(lineno, "rule outside a table");
+            std::string_view rest = rule.substr(3);
+            size_t sp = rest.find(' ');
+            std::string_view chain = rest.substr(0, sp);
+            if (chain.empty()) return parse_error(lineno, "rule without a chain name");
+            Chain* c = cur->find(chain);
+            // iptables-save declares every chain first; be lenient if not.
+            if (!c) c = &cur->add(std::string(chain), std::nullopt);
+            c->rules.emplace_back(rule);
+            last_rule = &c->rules.back();
+            continue;
+        }
+        if (line.empty() || line.front() == '#') {
+            // A blank line inside a rule could be part of a comment holding
+            // "\n\n"; iptables-save never prints blank lines otherwise.
+            if (line.empty() && last_rule && pos < text.size()) {
+                std::string_view next = text.substr(pos, text.find('\n', pos) - pos);
+                next = trim_right(next);
+                bool next_known = next.empty() || next.front() == '#' || next.front() == ':' ||
+                                  next.front() == '*' || next.front() == '[' || next.starts_with("-A ") ||
+                                  next == "COMMIT";
+                if (!next_known) {
+                    last_rule->append("\n");
+                    continue;
+                }
+            }
+            continue;
+        }
+        if (line.front() == '*') {
+            if (line.size() == 1) return parse_error(lineno, "table line without a name");
+            rs.tables.push_back(Table{});
+            rs.tables.back().name = std::string(line.substr(1));
+            cur = &rs.tables.back();
+            last_rule = nullptr;
+            continue;
+        }
+        if (line == "COMMIT") {
+            if (!cur) return parse_error(lineno, "COMMIT outside a table");
+            cur = nullptr;
+            last_rule = nullptr;
+            continue;
+        }
+        if (line.front() == ':') {
+            if (!cur) return parse_error(lineno, "chain outside a table");
+            std::string_view rest = line.substr(1);
+            size_t sp = rest.find(' ');
+            if (sp == std::string_view::npos || sp == 0) return parse_error(lineno, "malformed chain line");
+            std::string name(rest.substr(0, sp));
+            rest = rest.substr(sp + 1);
+            sp = rest.find(' ');
+            std::string_view policy = rest.substr(0, sp);
+            if (policy.empty()) return parse_error(lineno, "chain line without a policy");
+            if (sp != std::string_view::npos) {
+                std::string_view counters = rest.substr(sp + 1);
+                if (!is_counters(counters)) return parse_error(lineno, "malformed chain counters");
+            }
+            std::optional<std::string> pol;
+            if (policy != "-") pol = std::string(policy);
+            cur->add(std::move(name), std::move(pol));
+            last_rule = nullptr;
+            continue;
+        }
+        if (cur && last_rule) {
+            // The rest of a rule whose comment (or log prefix) held a newline.
+            last_rule->append("\n");
+            last_rule->append(line);
+            continue;
+        }
+        return parse_error(lineno, "unexpected line");
+    }
+    if (cur) return parse_error(lineno, "table " + cur->name + " without COMMIT");
+    return rs;
+}
+
+std::string_view lookup_status_name(LookupStatus s) {
+    switch (s) {
+    case LookupStatus::Ok: return "ok";
+    case LookupStatus::NoTable: return "no such table";
+    case LookupStatus::NoChain: return "no such chain";
+    case LookupStatus::OutOfRange: return "no rule with that number";
+    case LookupStatus::Inconsistent: return "does not fit the ruleset";
+    }
+    return "?";
+}
+
+RuleLookup lookup_rule(const RuleSet& rs, std::string_view table, std::string_view chain, uint32_t rulenum,
+                       RuleKind kind) {
+    RuleLookup r;
+    const Table* t = rs.find(table);
+    if (!t) {
+        r.status = LookupStatus::NoTable;
+        return r;
+    }
+    const Chain* c = t->find(chain);
+    if (!c) {
+        r.status = LookupStatus::NoChain;
+        return r;
+    }
+    const size_t n = c->rules.size();
+    if (rulenum >= 1 && rulenum <= n) {
+        // A numbered rule. For Policy/Return reports this is the kernel's
+        // view of an unconditional plain-verdict rule (see rules.hpp).
+        r.status = LookupStatus::Ok;
+        r.text = c->rules[rulenum - 1];
+        r.kind = RuleKind::Rule;
+        return r;
+    }
+    if (kind == RuleKind::Rule) {
+        r.status = LookupStatus::OutOfRange;
+        return r;
+    }
+    // The implicit entry at the chain's end.
+    const bool at_end = rulenum == n + 1;
+    if (c->builtin()) {
+        if (kind == RuleKind::Return) {
+            // The kernel says "return" only for user chains.
+            r.status = LookupStatus::Inconsistent;
+            return r;
+        }
+        r.text = "policy " + *c->policy;
+        r.kind = RuleKind::Policy;
+    } else {
+        if (kind == RuleKind::Policy) {
+            r.status = LookupStatus::Inconsistent;
+            return r;
+        }
+        r.text = "return";
+        r.kind = RuleKind::Return;
+    }
+    r.status = at_end ? LookupStatus::Ok : LookupStatus::Inconsistent;
+    if (!at_end && kind == RuleKind::Unknown) {
+        r.text.reset();
+        r.kind = RuleKind::Unknown;
+        r.status = LookupStatus::OutOfRange;
+    }
+    return r;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
+size_t utf8_len(std::string_view s, size_t i) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) return 0;
+    for (size_t k = 1; k < len; ++k) {
+        if ((b(i + k) & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (b(i + k) & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    // C1 controls (U+0080..U+009F) would reach the terminal as controls.
+    if (cp >= 0x80 && cp <= 0x9f) return 0;
+    return len;
+}
+
+}  // namespace
+
+std::string escape_rule_text(std::string_view raw) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size();) {
+        unsigned char c = static_cast<unsigned char>(raw[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out.push_back(static_cast<char>(c));
+            ++i;
+            continue;
+        }
+        if (c == '\n') {
+            out += "\\n";
+            ++i;
+            continue;
+        }
+        if (c == '\r') {
+            out += "\\r";
+            ++i;
+            continue;
+        }
+        if (c == '\t') {
+            out += "\\t";
+            ++i;
+            continue;
+        }
+        if (c >= 0x80) {
+            if (size_t len = utf8_len(raw, i)) {
+                out.append(raw.substr(i, len));
+                i += len;
+                continue;
+            }
+        }
+        out += "\\x";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+        ++i;
+    }
+    return out;
+}
+
+}  // namespace itr
