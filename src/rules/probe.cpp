@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
         std::string ns, fam, table, chain, kind;
         uint32_t num = 0;
         if (!(in >> ns >> fam >> table >> chain >> num >> kind)) continue;
+        // As the app's event loop does between polls.
+        enr.tick();
         TraceEvent ev;
         ev.kind = EventKind::Rule;
         uint32_t netns = 0;
