@@ -215,7 +215,8 @@ void Enricher::enrich(TraceEvent& ev) {
     auto fam = family_from_pf(ev.pf);
     if (!fam || ev.table.empty() || ev.chain.empty()) return;
     ++stats_.lookups;
-    const uint32_t netns = ev.pkt.netns.value_or(src_->own_netns());
+    // 0 or absent: the backend could not tell; the tracer's own netns.
+    const uint32_t netns = ev.pkt.netns.value_or(0) ? *ev.pkt.netns : src_->own_netns();
     Key k{netns, *fam, ev.table};
     TableState& st = state_for(k);
     const uint64_t now = src_->now_ns();
