@@ -8,7 +8,9 @@ need_tracer
 netns_pair a b
 IPT_NS=b
 in_ns b ip6tables-legacy -N itr6-drop
-in_ns b ip6tables-legacy -A itr6-drop -j DROP
+# A conditional DROP: the kernel's TRACE labels an unconditional standard
+# verdict at a chain's tail "return" (get_chainname_rulenum), whatever it is.
+in_ns b ip6tables-legacy -A itr6-drop -s "$NS1_V6" -j DROP
 in_ns b ip6tables-legacy -A INPUT -p udp --dport 7000 -j itr6-drop
 in_ns b ip6tables-legacy -A INPUT -p ipv6-icmp --icmpv6-type echo-request -j ACCEPT
 in_ns b ip6tables-legacy -A INPUT -p ipv6-icmp -j ACCEPT
