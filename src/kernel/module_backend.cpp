@@ -14,6 +14,8 @@
 #include <sstream>
 #include <vector>
 
+// The skeleton names struct itr_config: the ABI header comes first.
+#include "iptables_trace/event.h"
 #include "iptables_trace.skel.h"
 #include "iptables_trace/backend.hpp"
 #include "iptables_trace/decode.hpp"
@@ -166,7 +168,8 @@ public:
         s << "events " << events_ << ", lost " << lost_;
         if (undecodable_)
             s << ", undecodable " << undecodable_;
-        static const char* params[] = {"marked", "skipped", "silenced", "admin_passed", "slots_full", "missed"};
+        static const char* params[] = {"marked",     "skipped", "silenced", "admin_passed",
+                                       "admin_traced", "slots_full", "missed"};
         s << "; module:";
         for (const char* p : params)
             s << ' ' << p << '=' << read_module_param(ITR_MODULE_NAME, p);
@@ -197,7 +200,7 @@ public:
     // Acquisition order; destruction runs in reverse: the perf buffer and
     // links go first, then the module (it runs the pinned programs), then the
     // pins, the skeleton, and last the table modules we modprobed.
-    std::optional<ModprobedModule> ip_tables_, ip6_tables_;
+    std::optional<ModprobedModule> ip_tables_, ip6_tables_, xt_trace_;
     SkelPtr skel_;
     std::optional<BpffsMount> bpffs_;
     std::optional<PinDir> pins_;
@@ -242,12 +245,19 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     auto ip6t = ModprobedModule::ensure("ip6_tables");
     if (ip6t)
         be->ip6_tables_.emplace(std::move(*ip6t));
+    // With xt_TRACE present the module keeps an administrator's TRACE mark
+    // that lands on a packet during our own table call.
+    auto xt_trace = ModprobedModule::ensure("xt_TRACE");
+    if (xt_trace)
+        be->xt_trace_.emplace(std::move(*xt_trace));
 
     KernelFacts f = facts_with_image(*img);
     auto checks = evaluate_module_preflight(f);
     if (auto bad = first_fatal(checks))
         return Error{bad->name + ": " + bad->detail, bad->hint};
 
+    if (auto st = check_kmod_image(img->bytes, f.release); !st)
+        return st.error();
     auto layouts = detect_layouts(f);
     if (!layouts)
         return layouts.error();

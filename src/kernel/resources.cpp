@@ -166,8 +166,13 @@ Result<LoadedModule> LoadedModule::insert(std::span<const std::byte> image, cons
                          "Secure Boot lockdown or module signature enforcement refuses unsigned modules: "
                          "use --backend netlink"};
         case ENOENT:
-            return Error{"inserting the module: a function it probes is missing (" + errstr(err) + ")",
-                         "is ip_tables loaded? see dmesg"};
+            return Error{"inserting the module: ipt_do_table not found (ip_tables not loaded)",
+                         "modprobe ip_tables"};
+        case ENODATA:
+            return Error{"inserting the module: a BPF program it needs is not pinned", "see dmesg"};
+        case EINVAL:
+            return Error{"inserting the module: it refused its parameters (ABI mismatch?)",
+                         "see dmesg; the module must come from the same build as the binary"};
         default:
             return Error{"inserting the module: " + errstr(err), "see dmesg for the module's own message"};
         }
