@@ -97,9 +97,9 @@ sleep 0.5; stop INT
 n=$(pkts iptables-legacy INPUT 2)
 [ "$n" = 3 ] || fail "icmp: expected counter 3, got $n"
 [ "$(lines 'table=filter chain=INPUT hook=1 rulenum=1\]')" = "$n" ] || fail "icmp: INPUT rule 1 lines != $n"
-[ "$(lines 'table=filter chain=USERC hook=1 rulenum=2\]')" = "$n" ] || fail "icmp: USERC return lines != $n"
+[ "$(lines 'table=filter chain=USERC hook=1 rulenum=return\]')" = "$n" ] || fail "icmp: USERC return lines != $n"
 [ "$(lines 'table=filter chain=INPUT hook=1 rulenum=2\]')" = "$n" ] || fail "icmp: INPUT rule 2 lines != $n"
-[ "$(lines 'table=filter chain=OUTPUT hook=3 rulenum=1\]')" = "$n" ] || fail "icmp: OUTPUT policy lines != $n"
+[ "$(lines 'table=filter chain=OUTPUT hook=3 rulenum=policy\]')" = "$n" ] || fail "icmp: OUTPUT policy lines != $n"
 grep -q 'table=filter chain=USERC hook=1 rulenum=1\]' "$T/out" && fail "icmp: USERC DROP hit by an unrelated packet"
 ok "icmp accept/return/policy: $n packets"
 restored "SIGINT"
@@ -181,12 +181,25 @@ grep -q "iptables_trace" "$T/err" || fail "half-way: unclear message: $(cat "$T/
 inB nft delete table inet iptables_trace
 restored "error half-way"
 
-# ---- group 0 already taken (ulogd's place) ----------------------------------------
+# ---- a second instance, then group 0 held by someone else (ulogd's place) ------------
 start -H 10.99.0.1 || exit 1
 FIRST=$TPID
-$RUN -N $B -H 10.99.0.1 >/dev/null 2>"$T/err2" && fail "group 0: a second instance started"
-grep -q "group 0 is already taken" "$T/err2" || fail "group 0: unclear message: $(cat "$T/err2")"
+$RUN -N $B -H 10.99.0.1 >/dev/null 2>"$T/err2" && fail "second instance: it started"
+[ "$(grep -c . "$T/err2")" -le 2 ] && grep -q "another iptables-trace is running" "$T/err2" ||
+    fail "second instance: unclear message: $(cat "$T/err2")"
 TPID=$FIRST; stop INT
+# The library's test driver takes no instance lock: it plays the foreign holder.
+PROBE=${ITR_BUILD_DIR:-build}/itr_netlink_probe
+if [ -z "$ITR_NETLINK_PROBE" ] && [ -x "$PROBE" ]; then
+    RUN_SAVED=$RUN; RUN=$PROBE
+    start -H 10.99.0.1 || exit 1
+    FIRST=$TPID; RUN=$RUN_SAVED
+    $RUN -N $B -H 10.99.0.1 >/dev/null 2>"$T/err2" && fail "group 0: started although group 0 is held"
+    grep -q "group 0 is already taken" "$T/err2" || fail "group 0: unclear message: $(cat "$T/err2")"
+    TPID=$FIRST; stop INT
+else
+    echo "note: group 0 held by another process not checked (no itr_netlink_probe)"
+fi
 restored "group 0 busy"
 
 # ---- kill -9 then restart ---------------------------------------------------------
