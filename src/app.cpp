@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "iptables_trace/backend.hpp"
+#include "iptables_trace/enricher.hpp"
+#include "iptables_trace/fate.hpp"
 #include "iptables_trace/module_backend.hpp"
 #include "iptables_trace/sink.hpp"
 #include "iptables_trace/resources.hpp"
@@ -78,6 +80,13 @@ int run(const Options& opts)
     if (opts.check)
         return run_module_check(opts, std::cout);
 
+    // A namespace that does not exist is bad input (exit 2), found before
+    // anything is loaded; the backends resolve it again for their own use.
+    if (opts.netns) {
+        if (auto ino = resolve_netns_inode(*opts.netns); !ino)
+            return fail(Error{ino.error().what, ""}, 2);
+    }
+
     if (geteuid() != 0)
         return fail(Error{"must run as root", "sudo iptables-trace ..."});
 
@@ -95,9 +104,33 @@ int run(const Options& opts)
     auto which = choose_backend(opts);
     if (!which)
         return fail(which.error());
+    if (*which == Backend::Netlink && opts.fate)
+        return fail(Error{std::string(opts.drops_only ? "--drops-only" : "--fate") +
+                              " needs each table's verdict, which only the module backend reports",
+                          "run where the module backend works, or trace without it"},
+                    2);
     auto backend = *which == Backend::Module ? make_module_backend(opts) : make_netlink_backend(opts);
     if (!backend)
         return fail(backend.error());
+
+    // Rule text: the rulesets are read once now, then again when they change.
+    std::unique_ptr<Enricher> enricher;
+    if (opts.rule_text) {
+        enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
+        std::optional<uint32_t> ns;
+        if (opts.netns)
+            if (auto ino = resolve_netns_inode(*opts.netns))
+                ns = *ino;
+        if (auto st = enricher->prime(ns); !st)
+            std::cerr << kProg << "rule text unavailable: " << st.error().what << "\n";
+    }
+    auto print_diagnostics = [&] {
+        if (enricher)
+            for (const auto& d : enricher->take_diagnostics())
+                std::cerr << kProg << d << "\n";
+    };
+    print_diagnostics();
+    FateTracker fates;
 
     SinkOptions so;
     so.time_mode = opts.time_mode;
@@ -105,6 +138,7 @@ int run(const Options& opts)
     so.utc_offset_s = local_utc_offset_s();
     auto sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
 
+    sink->flush();  // the column header, before the first packet
     if (opts.ready_file) {
         int fd = ::open(opts.ready_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd >= 0)
@@ -114,10 +148,27 @@ int run(const Options& opts)
 
     uint64_t printed = 0;
     bool out_closed = false;
-    auto on_event = [&](const TraceEvent& ev) {
+    std::string statement;
+    // -c counts printed records: events, or fates with --drops-only.
+    auto on_event = [&](const TraceEvent& in) {
         if (out_closed || (opts.catch_count && printed >= opts.catch_count))
             return;
-        sink->event(ev);
+        TraceEvent ev = in;
+        if (enricher && ev.kind == EventKind::Rule)
+            enricher->enrich(ev);
+        if (!opts.drops_only) {
+            sink->event(ev);
+            printed++;
+        }
+        if (!opts.fate)
+            return;
+        auto f = fates.consume(ev);
+        if (!f || (opts.drops_only && !f->dropped()))
+            return;
+        if (opts.catch_count && printed >= opts.catch_count)
+            return;
+        statement = format_fate(*f);
+        sink->fate(*f, statement);
         printed++;
     };
     auto on_lost = [&](uint64_t n, int cpu) {
@@ -128,6 +179,10 @@ int run(const Options& opts)
     int code = 0;
     while (!stop_requested()) {
         auto st = (*backend)->poll(200, on_event, on_lost);
+        if (enricher) {
+            enricher->tick();
+            print_diagnostics();
+        }
         sink->flush();
         std::cout.flush();
         if (!std::cout) {
@@ -141,7 +196,13 @@ int run(const Options& opts)
         if (opts.catch_count && printed >= opts.catch_count)
             break;
     }
-    std::cerr << kProg << (*backend)->summary() << "\n";
+    std::cerr << kProg << (*backend)->summary();
+    if (enricher) {
+        const auto& es = enricher->stats();
+        std::cerr << "; rules: lookups " << es.lookups << ", reads " << es.reads << ", changes " << es.changes
+                  << ", stale " << es.stale;
+    }
+    std::cerr << "\n";
     if (opts.ready_file)
         ::unlink(opts.ready_file->c_str());
     return code;

@@ -48,7 +48,7 @@ private:
 //   "time"        string, RFC 3339 UTC with µs: "2026-11-26T19:26:35.123456Z"
 //                 (mono_ns + realtime_offset_ns; -T/-t do not change it)
 //   "mono_ns"     number, CLOCK_MONOTONIC of the event
-//   "kind"        "rule" | "table" | "nft"
+//   "kind"        "rule" | "table" | "nft" | "fate"
 //   "skb"         "0xffff8df50291d200" | null (backend cannot know it)
 //   "netns", "pid", "cpu"   number | null
 //   "ifname"      string, "" when the skb had no device
@@ -81,4 +81,11 @@ private:
 //   "truncated"   bool, a name did not fit the kernel event
 //   "admin_trace" bool, the packet carried nf_trace before the tool saw it
 //   "rule"        rule text | null;  "rule_stale" bool
+// fate (--fate, --drops-only): "kind":"fate", every key of a table event,
+//   with "chain", "rulenum", "rule_kind", "rule", "rule_stale" of the
+//   deciding entry (null when none was seen), plus
+//   "decided"     bool, a rule event of this table call was seen
+//   "dropped"     bool, the verdict is DROP (REJECT is a DROP too)
+//   "rules_seen"  number of rule events in the call
+//   "statement"   the human sentence: "DROP by filter/INPUT rule 3: -A ..."
 // lost(): {"kind":"lost","count":N,"cpu":C|null}

@@ -38,6 +38,9 @@ struct Options {
     uint32_t perf_pages = 64;           // -B, pages per CPU (power of two)
     Backend backend = Backend::Auto;
     bool json = false;
+    bool rule_text = true;              // --no-rule-text turns the ruleset lookup off
+    bool fate = false;                  // --fate: one verdict line per table call
+    bool drops_only = false;            // --drops-only: only the fate of dropped packets
     bool check = false;                 // --check: preflight + verifier load, no attach
     bool cleanup = false;               // --cleanup: remove a stale instance and exit
     std::optional<std::string> kmod_path;  // --kmod: module file instead of the embedded one

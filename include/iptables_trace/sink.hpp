@@ -6,6 +6,9 @@
 #include <memory>
 #include <ostream>
 
+#include <string_view>
+
+#include "iptables_trace/fate.hpp"
 #include "iptables_trace/model.hpp"
 
 namespace itr {
@@ -30,6 +33,9 @@ public:
     // Events the kernel side could not deliver (perf buffer full, netlink
     // ENOBUFS, sequence gap). cpu < 0 when not per CPU.
     virtual void lost(uint64_t count, int cpu) = 0;
+    // One table call's outcome (--fate, --drops-only); statement is
+    // format_fate(f), made by the caller so the sinks stay free of rule logic.
+    virtual void fate(const Fate& f, std::string_view statement) = 0;
     virtual void flush() = 0;
     // Sum of all counts passed to lost() so far, for the exit summary.
     virtual uint64_t lost_total() const { return 0; }
@@ -40,6 +46,8 @@ public:
 // the app can call flush() once tracing is live to show it at once. lost()
 // writes nothing to the data stream (the app reports loss on stderr); it only
 // adds to lost_total().
+// A fate line has the packet columns, then `fate=[<statement>]` in place
+// of IPTABLES_INFO.
 // JSON Lines: one object per event; schema in json.hpp. lost() writes
 // {"kind":"lost","count":N,"cpu":C} (cpu null when < 0).
 

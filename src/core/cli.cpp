@@ -147,6 +147,7 @@ constexpr const char* kFooter = R"(Examples:
   iptables-trace --proto icmp --icmpid 1234     one ping session
   iptables-trace -H fd00::1 --proto icmp6       ICMPv6 to or from fd00::1
   iptables-trace -N pid:1234 -t                 the netns of process 1234, relative times
+  iptables-trace --drops-only -c 5              which rule dropped the next 5 packets?
   iptables-trace --json -c 100 > trace.jsonl    JSON Lines for scripts
   iptables-trace --check                        can this kernel run the tracer?
   iptables-trace --cleanup                      remove a stale instance left by a killed run
@@ -164,7 +165,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
     app.set_version_flag("--version", std::string(kProg) + " " + ITR_VERSION);
 
     std::string addr_s, proto_s, icmpid_s, port_s, pid_s, netns_s, count_s, buffer_s, backend_s, kmod_s, ready_s;
-    bool json = false, check = false, cleanup = false, verbose = false, time_f = false, ts_f = false;
+    bool json = false, fate = false, drops_only = false, no_rule_text = false, check = false, cleanup = false, verbose = false, time_f = false, ts_f = false;
     auto* o_addr = app.add_option("-H,--ipaddr", addr_s, "IPv4 or IPv6 address, source or destination")
                        ->type_name("ADDR");
     auto* o_proto = app.add_option("--proto", proto_s, "tcp, udp, icmp, icmp6 or any (default any)")
@@ -184,6 +185,12 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
                                  "perf buffer per CPU: pages (power of two), or a size such as 256K (default 64)")
                       ->type_name("SIZE");
     auto* o_json = app.add_flag("--json", json, "write JSON Lines instead of columns");
+    auto* o_drops = app.add_flag("--drops-only", drops_only,
+                                 "print only dropped packets, each with the rule or policy that dropped it");
+    auto* o_fate = app.add_flag("--fate", fate,
+                                "after each table, print what decided the packet's verdict (rule text or policy)");
+    auto* o_norule = app.add_flag("--no-rule-text", no_rule_text,
+                                  "do not read the rulesets (no rule text, no iptables-save runs)");
     app.add_flag("--check", check, "check that this kernel can run the tracer, then exit");
     app.add_flag("--cleanup", cleanup, "remove a stale module and pins, then exit");
     auto* o_kmod = app.add_option("--kmod", kmod_s, "use this module file instead of the embedded one")
@@ -273,6 +280,9 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         o.ready_file = ready_s;
     }
     o.json = json;
+    o.fate = fate || drops_only;
+    o.drops_only = drops_only;
+    o.rule_text = !no_rule_text;
     o.check = check;
     o.cleanup = cleanup;
     o.verbose = verbose;
@@ -287,10 +297,13 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         return bad("--proto icmp6 cannot match the IPv4 address given with -H");
     if (o.addr && o.addr->version == 6 && o.proto == Proto::Icmp)
         return bad("--proto icmp cannot match the IPv6 address given with -H (use icmp6)");
+    if (o.fate && o.backend == Backend::Netlink)
+        return bad(fmt::format("{} needs table verdicts, which the netlink backend does not report",
+                               drops_only ? "--drops-only" : "--fate"));
     if (o.check && o.cleanup) return bad("--check and --cleanup exclude each other");
     if (o.cleanup) {
         for (CLI::Option* opt : std::initializer_list<CLI::Option*>{o_addr, o_proto, o_icmpid, o_port, o_pid, o_netns, o_count, o_time, o_ts, o_buf, o_json,
-                          o_kmod, o_backend, o_ready})
+                          o_drops, o_fate, o_norule, o_kmod, o_backend, o_ready})
             if (opt->count())
                 return bad(fmt::format("--cleanup takes no other option than -v (got {})", opt->get_name()));
     }

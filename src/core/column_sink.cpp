@@ -23,63 +23,86 @@ public:
     ColumnSink(std::ostream& out, const SinkOptions& opts) : out_(out), opts_(opts) { line_.reserve(512); }
 
     void event(const TraceEvent& ev) override {
+        packet_columns(ev.mono_ns, ev.pkt);
+        append_iptables_info(line_, ev);
+        append_rule_suffix(line_, ev);
+        line_ += '\n';
+        out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    }
+
+    void fate(const Fate& f, std::string_view statement) override {
+        packet_columns(f.mono_ns, f.pkt);
+        line_ += "fate=[";
+        // Names inside come from the kernel and rulesets: no control byte
+        // may reach the terminal.
+        for (char c : statement) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 || u == 0x7f) {
+                line_ += "\\x";
+                line_ += "0123456789abcdef"[u >> 4];
+                line_ += "0123456789abcdef"[u & 15];
+            } else
+                line_ += c;
+        }
+        line_ += "]\n";
+        out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    }
+
+    // Everything up to IPTABLES_INFO, into a cleared line_.
+    void packet_columns(uint64_t mono_ns, const Packet& pkt) {
         if (opts_.header && !header_done_) write_header();
         line_.clear();
-        append_time(ev.mono_ns);
+        append_time(mono_ns);
         pad(0, kTimeW);
 
         std::size_t start = line_.size();
-        if (ev.pkt.skb) {
+        if (pkt.skb) {
             line_ += "[0x";
-            append_hex16(line_, ev.pkt.skb);
+            append_hex16(line_, pkt.skb);
             line_ += ']';
         } else
             line_ += "[?]";
         pad(start, kSkbW);
 
         start = line_.size();
-        if (ev.pkt.netns) {
+        if (pkt.netns) {
             line_ += '[';
-            append_uint(line_, *ev.pkt.netns);
+            append_uint(line_, *pkt.netns);
             line_ += ']';
         } else
             line_ += "[?]";
         pad(start, kNetnsW);
 
         start = line_.size();
-        opt_num(ev.pkt.pid);
+        opt_num(pkt.pid);
         pad(start, kPidW);
 
         start = line_.size();
-        opt_num(ev.pkt.cpu);
+        opt_num(pkt.cpu);
         pad(start, kCpuW);
 
         start = line_.size();
-        append_sanitized(line_, ev.pkt.ifname);
+        append_sanitized(line_, pkt.ifname);
         pad_display(start, kIfW);
 
         start = line_.size();
-        if (ev.pkt.dst_mac)
-            append_mac(line_, *ev.pkt.dst_mac);
+        if (pkt.dst_mac)
+            append_mac(line_, *pkt.dst_mac);
         else
             line_ += "00:00:00:00:00:00";
         pad(start, kMacW);
 
         start = line_.size();
-        if (ev.pkt.ip_version == 4 || ev.pkt.ip_version == 6)
-            append_uint(line_, ev.pkt.ip_len);
+        if (pkt.ip_version == 4 || pkt.ip_version == 6)
+            append_uint(line_, pkt.ip_len);
         else
             line_ += '?';
         pad(start, kLenW);
 
         start = line_.size();
-        append_pkt_info(line_, ev.pkt);  // ASCII only
+        append_pkt_info(line_, pkt);  // ASCII only
         pad(start, kPktW);
 
-        append_iptables_info(line_, ev);
-        append_rule_suffix(line_, ev);
-        line_ += '\n';
-        out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
     }
 
     void lost(uint64_t count, int /*cpu*/) override { lost_ += count; }

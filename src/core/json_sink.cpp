@@ -49,14 +49,40 @@ class JsonSink final : public Sink {
 public:
     JsonSink(std::ostream& out, const SinkOptions& opts) : out_(out), opts_(opts) { line_.reserve(1024); }
 
-    void event(const TraceEvent& ev) override {
+    void event(const TraceEvent& ev) override { write(ev, kind_text(ev.kind), nullptr, {}); }
+
+    // A fate object has the keys of a table event, with chain, rulenum,
+    // rule_kind and rule taken from the deciding entry, plus decided,
+    // dropped, rules_seen and statement.
+    void fate(const Fate& f, std::string_view statement) override {
+        TraceEvent ev;
+        ev.kind = EventKind::Table;
+        ev.mono_ns = f.mono_ns;
+        ev.pkt = f.pkt;
+        ev.pf = f.pf;
+        ev.hook = f.hook;
+        ev.table = f.table;
+        ev.verdict = f.verdict;
+        ev.cost_ns = f.cost_ns;
+        if (f.decided) {
+            ev.chain = f.chain;
+            ev.rulenum = f.rulenum;
+            ev.rule_kind = f.rule_kind;
+            ev.rule_text = f.rule_text;
+            ev.rule_text_stale = f.rule_text_stale;
+        }
+        write(ev, "fate", &f, statement);
+    }
+
+    void write(const TraceEvent& ev, std::string_view kind, const Fate* fate, std::string_view statement) {
         line_.clear();
         const Packet& p = ev.pkt;
         const bool l3 = p.ip_version == 4 || p.ip_version == 6;
         JsonObject o(line_);
         append_rfc3339(o.begin_member("time"), static_cast<int64_t>(ev.mono_ns) + opts_.realtime_offset_ns);
         o.num("mono_ns", ev.mono_ns);
-        o.str("kind", kind_text(ev.kind));
+        o.str("kind", kind);
+        const bool decided = fate && fate->decided;
         if (p.skb) {
             std::string& s = o.begin_member("skb");
             s += "\"0x";
@@ -131,7 +157,7 @@ public:
             o.str("family", nft_family_name(ev.pf));
         o.num("pf_raw", ev.pf);
         o.str("table", ev.table);
-        if (ev.kind == EventKind::Table)
+        if (ev.kind == EventKind::Table && !decided)
             o.null("chain");
         else
             o.str("chain", ev.chain);
@@ -142,6 +168,10 @@ public:
             o.str("hook_name", hook_name(ev.hook, ev.pf));
         if (ev.kind == EventKind::Rule) {
             o.str("in", ev.in_dev).str("out", ev.out_dev);
+            o.num("rulenum", ev.rulenum);
+            o.str("rule_kind", rule_kind_text(ev.rule_kind));
+        } else if (decided) {
+            o.null("in").null("out");
             o.num("rulenum", ev.rulenum);
             o.str("rule_kind", rule_kind_text(ev.rule_kind));
         } else {
@@ -166,6 +196,12 @@ public:
         o.boolean("admin_trace", ev.admin_trace);
         o.opt_str("rule", ev.rule_text);
         o.boolean("rule_stale", ev.rule_text_stale);
+        if (fate) {
+            o.boolean("decided", fate->decided);
+            o.boolean("dropped", fate->dropped());
+            o.num("rules_seen", fate->rules_seen);
+            o.str("statement", statement);
+        }
         o.end();
         line_.push_back('\n');
         out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));

@@ -246,3 +246,44 @@ TEST(Cli, EveryInvalidValueIsOneClearLine) {
         if (getenv("ITR_SHOW_CLI_ERRORS")) printf("%-40s %s\n", shown.c_str(), e.message.c_str());
     }
 }
+
+TEST(Cli, FateFlags) {
+    Options d = ok({});
+    EXPECT_TRUE(d.rule_text);
+    EXPECT_FALSE(d.fate);
+    EXPECT_FALSE(d.drops_only);
+
+    Options f = ok({"--fate"});
+    EXPECT_TRUE(f.fate);
+    EXPECT_FALSE(f.drops_only);
+
+    Options dr = ok({"--drops-only", "--json"});
+    EXPECT_TRUE(dr.drops_only);
+    EXPECT_TRUE(dr.fate) << "--drops-only prints fates, so it implies --fate";
+    EXPECT_TRUE(dr.json);
+
+    EXPECT_FALSE(ok({"--no-rule-text"}).rule_text);
+}
+
+TEST(Cli, FateNeedsVerdictsTheNetlinkBackendLacks) {
+    for (const char* flag : {"--fate", "--drops-only"}) {
+        auto r = run({"--backend", "netlink", flag});
+        auto* e = std::get_if<CliExit>(&r);
+        ASSERT_TRUE(e) << flag;
+        EXPECT_EQ(e->code, 2);
+        EXPECT_NE(e->message.find(flag), std::string::npos) << e->message;
+        const auto nl = e->message.find('\n');
+        EXPECT_TRUE(nl == std::string::npos || nl == e->message.size() - 1) << "one line: " << e->message;
+    }
+    auto r = run({"--cleanup", "--drops-only"});
+    ASSERT_TRUE(std::get_if<CliExit>(&r));
+}
+
+TEST(Cli, HelpNamesTheDropFlags) {
+    auto r = run({"--help"});
+    auto* e = std::get_if<CliExit>(&r);
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->message.find("--drops-only"), std::string::npos);
+    EXPECT_NE(e->message.find("--fate"), std::string::npos);
+    EXPECT_NE(e->message.find("dropped"), std::string::npos);
+}

@@ -379,3 +379,27 @@ TEST(Columns, SinceFirst) {
     std::getline(ss, l);
     EXPECT_EQ(l.substr(0, 23), "[-0.000002] [0xffff8df5");
 }
+
+TEST(Columns, FateLineKeepsPacketColumnsAndEndsWithTheStatement) {
+    const TraceEvent ev = base_event();
+    Fate f;
+    f.pkt = ev.pkt;
+    f.mono_ns = ev.mono_ns;
+    f.pf = ev.pf;
+    f.hook = ev.hook;
+    f.table = "filter";
+    f.verdict = 0;
+    std::ostringstream ss;
+    SinkOptions o = seed_opts();
+    o.header = false;
+    auto sink = make_column_sink(ss, o);
+    sink->fate(f, "DROP by filter/INPUT rule 3: -A INPUT -m comment --comment \"x\ty\" -j DROP");
+    const std::string line = ss.str();
+    const std::string ev_line = line_of(ev);
+    // Same packet columns as an event line of that packet.
+    const auto cut = ev_line.find("ipttrace=[");
+    ASSERT_NE(cut, std::string::npos);
+    EXPECT_EQ(line.substr(0, cut), ev_line.substr(0, cut));
+    EXPECT_EQ(line.substr(cut),
+              "fate=[DROP by filter/INPUT rule 3: -A INPUT -m comment --comment \"x\\x09y\" -j DROP]\n");
+}

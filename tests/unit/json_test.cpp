@@ -505,3 +505,68 @@ TEST(Json, ManyLinesOneObjectEach) {
     for (int i = 0; i < 50; ++i) sink->event(tcp_event());
     EXPECT_EQ(parse_lines(ss.str()).size(), 50u);
 }
+
+namespace {
+Fate drop_fate() {
+    Fate f;
+    f.pkt = tcp_event().pkt;
+    f.mono_ns = 5000 * kSec + 42;
+    f.pf = ITR_NFPROTO_IPV4;
+    f.hook = 1;
+    f.table = "filter";
+    f.verdict = 0;
+    f.cost_ns = 1234;
+    f.decided = true;
+    f.chain = "USERC";
+    f.rulenum = 3;
+    f.rule_kind = RuleKind::Rule;
+    f.rule_text = "-A USERC -s 10.0.0.0/8 -m comment --comment \"a \\\"q\\\"\" -j DROP";
+    f.rules_seen = 4;
+    return f;
+}
+
+JValue one_fate(const Fate& f, std::string_view statement) {
+    std::ostringstream ss;
+    auto sink = make_json_sink(ss, opts());
+    sink->fate(f, statement);
+    const std::string s = ss.str();
+    EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1);
+    return parse(s.substr(0, s.size() - 1));
+}
+}  // namespace
+
+TEST(Json, FateOfADrop) {
+    const Fate f = drop_fate();
+    JValue j = one_fate(f, "DROP by filter/USERC rule 3: x");
+    for (const char* k : kAllKeys) EXPECT_TRUE(j.obj().count(k)) << k;
+    for (const char* k : {"decided", "dropped", "rules_seen", "statement"}) EXPECT_TRUE(j.obj().count(k)) << k;
+    EXPECT_EQ(j.obj().size(), std::size(kAllKeys) + 4);
+    EXPECT_EQ(j["kind"].str(), "fate");
+    EXPECT_EQ(j["table"].str(), "filter");
+    EXPECT_EQ(j["chain"].str(), "USERC");
+    EXPECT_EQ(j["hook_name"].str(), "INPUT");
+    EXPECT_EQ(j["rulenum"].u64(), 3u);
+    EXPECT_EQ(j["rule_kind"].str(), "rule");
+    EXPECT_EQ(j["rule"].str(), *f.rule_text);
+    EXPECT_EQ(j["verdict"].str(), "DROP");
+    EXPECT_EQ(j["verdict_raw"].u64(), 0u);
+    EXPECT_EQ(j["cost_ns"].u64(), 1234u);
+    EXPECT_TRUE(j["decided"].boolean());
+    EXPECT_TRUE(j["dropped"].boolean());
+    EXPECT_EQ(j["rules_seen"].u64(), 4u);
+    EXPECT_EQ(j["statement"].str(), "DROP by filter/USERC rule 3: x");
+    EXPECT_EQ(j["saddr"].str(), "192.168.1.12");
+}
+
+TEST(Json, FateUndecidedHasNullRule) {
+    Fate f = drop_fate();
+    f.decided = false;
+    f.verdict = 1;
+    JValue j = one_fate(f, "ACCEPT by filter at INPUT (no rule event seen)");
+    EXPECT_TRUE(j["chain"].is_null());
+    EXPECT_TRUE(j["rulenum"].is_null());
+    EXPECT_TRUE(j["rule"].is_null());
+    EXPECT_FALSE(j["decided"].boolean());
+    EXPECT_FALSE(j["dropped"].boolean());
+    EXPECT_EQ(j["verdict"].str(), "ACCEPT");
+}
