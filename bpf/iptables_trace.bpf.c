@@ -38,6 +38,7 @@ const volatile struct itr_config itr_cfg = {};
 /* Nesting of table calls on one CPU: a REJECT walks OUTPUT inside the outer
  * call; a softirq may interrupt a task-context call. 8 is plenty. */
 #define ITR_STACK_DEPTH 8
+_Static_assert((ITR_STACK_DEPTH & (ITR_STACK_DEPTH - 1)) == 0, "itr_slot masks: a power of two");
 /* Table calls run with BHs off and never take this long: an entry older than
  * this belongs to a call that returned on another CPU (migration under full
  * preemption before the function disabled BHs, or after it enabled them). */
@@ -165,6 +166,18 @@ static __always_inline void itr_read_name(char *dst, __u32 size, const char *src
 /* ------------------------------------------------------------------ */
 /* ipt_do_table / ip6t_do_table                                        */
 
+/*
+ * Every index into a frame array goes through here. The 5.10 and 6.1
+ * verifiers do not carry a bound checked on one register over to the copy
+ * clang then indexes with; a mask after an opaque barrier is provably in
+ * range on all of them. The callers' own checks still decide the logic.
+ */
+static __always_inline __u32 itr_slot(__u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return i & (ITR_STACK_DEPTH - 1);
+}
+
 /* Stack depth to push at, after dropping stale entries; ITR_STACK_DEPTH if
  * the stack is full. `top_start` is the start time of the top entry. */
 static __always_inline __u32 itr_push_depth(__u32 depth, __u64 top_start)
@@ -191,8 +204,8 @@ static __always_inline __u32 itr_own_trace(struct itr_stack *st, __u32 depth, __
 
 		if (i < 0 || i >= ITR_STACK_DEPTH)
 			break;
-		if (st->f[i].skb == skb)
-			return st->f[i].flags & ITR_F_ADMIN_TRACE;
+		if (st->f[itr_slot(i)].skb == skb)
+			return st->f[itr_slot(i)].flags & ITR_F_ADMIN_TRACE;
 	}
 	return ITR_F_ADMIN_TRACE;
 }
@@ -245,7 +258,7 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	depth = st->depth;
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	depth = itr_push_depth(depth, depth > 0 ? st->f[depth - 1].start_ns : 0);
+	depth = itr_push_depth(depth, depth > 0 ? st->f[itr_slot(depth - 1)].start_ns : 0);
 	if (depth >= ITR_STACK_DEPTH) {
 		itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
@@ -260,7 +273,7 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	if (itr_skb_nf_trace(skb))
 		ps.flags |= itr_own_trace(st, depth, (__u64)skb);
 
-	fr = &st->f[depth];
+	fr = &st->f[itr_slot(depth)];
 	__builtin_memcpy(&fr->pkt, &pkt, sizeof(pkt));
 	fr->skb = (__u64)skb;
 	fr->table = itr_arg(ctx, table_i);
@@ -305,7 +318,7 @@ static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __
 
 		if (i < 0)
 			break;
-		if (st->f[i].skb == skb && st->f[i].table == table) {
+		if (st->f[itr_slot(i)].skb == skb && st->f[itr_slot(i)].table == table) {
 			found = i;
 			break;
 		}
@@ -314,7 +327,7 @@ static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __
 	ev->verdict = (__u32)itr_retval(ctx);
 	ev->pf = pf;
 	if (found >= 0 && found < ITR_STACK_DEPTH) {
-		struct itr_frame *fr = &st->f[found];
+		struct itr_frame *fr = &st->f[itr_slot(found)];
 
 		ev->flags = fr->flags | ITR_F_HAS_COST;
 		ev->cost_ns = now - fr->start_ns;
@@ -490,13 +503,13 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 	depth = st->depth;
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	depth = itr_push_depth(depth, depth > 0 ? st->f[depth - 1].start_ns : 0);
+	depth = itr_push_depth(depth, depth > 0 ? st->f[itr_slot(depth - 1)].start_ns : 0);
 	if (depth >= ITR_STACK_DEPTH) {
 		if (traced)
 			itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
 	}
-	fr = &st->f[depth];
+	fr = &st->f[itr_slot(depth)];
 	fr->sp = itr_sp(ctx);
 	fr->traced = traced;
 	if (traced) {
@@ -541,7 +554,7 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 
 		if (i < 0)
 			break;
-		if (sp - st->f[i].sp <= ITR_RET_SP_SLACK) {
+		if (sp - st->f[itr_slot(i)].sp <= ITR_RET_SP_SLACK) {
 			found = i;
 			break;
 		}
@@ -551,7 +564,7 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 		return 0;
 	}
 	st->depth = found;
-	fr = &st->f[found];
+	fr = &st->f[itr_slot(found)];
 	if (!fr->traced)
 		return 0;
 
