@@ -12,7 +12,7 @@ build_pkgs=(
   iptables nftables iproute2 kmod
 )
 vm_pkgs=(
-  qemu-system-x86 qemu-utils busybox-static cpio xz-utils gzip
+  qemu-system-x86 qemu-utils busybox-static cpio xz-utils gzip jq
   gcc-12 make bc flex bison libssl-dev pahole dpkg-dev
 )
 

@@ -90,6 +90,8 @@ cp -L "$XTLIB"/*.so "$STAGE$XTLIB/"
 copy_libs "$XTLIB"/*.so
 copy_exe "$(command -v ip)" /usr/sbin/ip
 if command -v nft >/dev/null; then copy_exe "$(command -v nft)" /usr/sbin/nft; else vm_log "mkinitramfs: no nft on the host: scenario 7 will SKIP"; fi
+# jq parses the tracer's --json output in the guest (scenario 10).
+if command -v jq >/dev/null; then copy_exe "$(command -v jq)" /usr/bin/jq; else vm_log "mkinitramfs: no jq on the host: JSON checks will SKIP"; fi
 for f in /etc/protocols /etc/services /etc/ethertypes; do [ -f "$f" ] && cp -L "$f" "$STAGE/etc/"; done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$STAGE/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$STAGE/etc/group"
