@@ -6,6 +6,7 @@
 
 #include <ctime>
 #include <iostream>
+#include <vector>
 
 #include "iptables_trace/backend.hpp"
 #include "iptables_trace/enricher.hpp"
@@ -150,10 +151,9 @@ int run(const Options& opts)
     bool out_closed = false;
     std::string statement;
     // -c counts printed records: events, or fates with --drops-only.
-    auto on_event = [&](const TraceEvent& in) {
+    auto emit = [&](TraceEvent& ev) {
         if (out_closed || (opts.catch_count && printed >= opts.catch_count))
             return;
-        TraceEvent ev = in;
         if (enricher && ev.kind == EventKind::Rule)
             enricher->enrich(ev);
         if (!opts.drops_only) {
@@ -171,6 +171,18 @@ int run(const Options& opts)
         sink->fate(*f, statement);
         printed++;
     };
+    // With rule text, a poll's events are enriched after the poll: all were
+    // stamped before it returned, so one ruleset check per table covers the
+    // whole batch instead of one per event (which a flood cannot afford).
+    std::vector<TraceEvent> batch;
+    auto on_event = [&](const TraceEvent& in) {
+        if (enricher) {
+            batch.push_back(in);
+            return;
+        }
+        TraceEvent ev = in;
+        emit(ev);
+    };
     auto on_lost = [&](uint64_t n, int cpu) {
         sink->lost(n, cpu);
         std::cerr << kProg << "lost " << n << " events" << (cpu >= 0 ? " on CPU " + std::to_string(cpu) : "")
@@ -179,6 +191,9 @@ int run(const Options& opts)
     int code = 0;
     while (!stop_requested()) {
         auto st = (*backend)->poll(200, on_event, on_lost);
+        for (auto& ev : batch)
+            emit(ev);
+        batch.clear();
         if (enricher) {
             enricher->tick();
             print_diagnostics();

@@ -93,6 +93,10 @@ public:
         // overrun the count is a lower bound.
         if (overruns_ == 0)
             return fmt::format("events {}, lost {}", events_, seq_.lost());
+        if (seq_.lost() == 0)
+            return fmt::format("events {}, lost an unknown number (the receive buffer overran {} times and no "
+                               "sequence gap showed how many)",
+                               events_, overruns_);
         return fmt::format("events {}, lost at least {} (the receive buffer overran {} times; records dropped "
                            "after the last one read cannot be counted)",
                            events_, seq_.lost(), overruns_);
@@ -163,8 +167,11 @@ Status NetlinkBackend::poll(int timeout_ms, const EventFn& on_event, const LostF
     ctx.netns = static_cast<uint32_t>(ns_.inode);
     ctx.realtime_minus_mono_ns =
         static_cast<int64_t>(clock_ns(CLOCK_REALTIME)) - static_cast<int64_t>(clock_ns(CLOCK_MONOTONIC));
-    // Drain what is queued, bounded so the caller checks its stop flag often.
-    for (int i = 0; i < 64; ++i) {
+    // Drain what is queued, bounded so the caller checks its stop flag often
+    // (1024 short messages take well under a millisecond) yet large enough
+    // that the per-batch work after a poll (one ruleset check per table for
+    // rule text) is paid once per thousand records, not per few.
+    for (int i = 0; i < 1024; ++i) {
         const ssize_t n = recv(fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)

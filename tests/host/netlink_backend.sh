@@ -114,7 +114,37 @@ n=$(pkts iptables-legacy USERC 1)
 [ "$(lines 'table=filter chain=USERC hook=1 rulenum=1\]')" = "$n" ] || fail "user-chain drop: lines != $n"
 grep -q 'chain=INPUT hook=1 rulenum=2\]' "$T/out" && fail "user-chain drop: packet seen after its DROP"
 ok "drop in user chain: $n packets"
+# Rule text: exactly what iptables-save prints in B for that rule.
+want=$(inB iptables-legacy-save -t filter | grep -E '^-A USERC ' | sed -n 1p)
+got=$(grep 'chain=USERC hook=1 rulenum=1\]' "$T/out" | sed -n '1s/.*\] rule="\(.*\)"$/\1/p')
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "user-chain drop: rule text '$got', iptables-save says '$want'"
 restored "SIGTERM"
+
+# ---- --json: every line parses, fields agree with the counters -------------------
+inB iptables-legacy -Z
+start -H 10.99.0.1 --proto icmp --json || exit 1
+inA ping -c 2 -i 0.2 -W 1 -I 10.99.0.1 10.99.0.2 >/dev/null
+sleep 0.5; stop INT
+n=$(pkts iptables-legacy INPUT 2)
+want=$(inB iptables-legacy-save -t filter | grep -E '^-A INPUT ' | sed -n 2p)
+python3 - "$T/out" "$n" "$want" <<'PY' || fail "json: see above"
+import json, sys
+path, n, want = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+evs = [json.loads(l) for l in open(path)]
+hits = [e for e in evs if e["kind"] == "rule" and e["chain"] == "INPUT" and e["rulenum"] == 2]
+assert len(hits) == n, f"{len(hits)} rule events for INPUT 2, counter {n}"
+for e in hits:
+    assert e["rule"] == want, (e["rule"], want)
+    assert e["rule_kind"] == "rule" and e["table"] == "filter" and e["hook_name"] == "INPUT"
+    assert e["saddr"] == "10.99.0.1" and e["daddr"] == "10.99.0.2" and e["proto"] == "icmp"
+    assert e["icmp"]["type"] == 8 and e["verdict"] is None and e["cost_ns"] is None, e
+pol = [e for e in evs if e["kind"] == "rule" and e["chain"] == "OUTPUT"]
+assert pol and all(e["rule_kind"] == "policy" and e["rule"] == "policy ACCEPT" for e in pol), pol[:1]
+PY
+ok "json: $n rule events for INPUT 2 with iptables-save's text"
+restored "json"
+$RUN -N $B --drops-only >/dev/null 2>"$T/err2" && fail "--drops-only with the netlink backend was accepted"
+[ "$(grep -c . "$T/err2")" = 1 ] || fail "--drops-only refusal is not one line: $(cat "$T/err2")"
 
 # ---- TCP REJECT, UDP DROP -----------------------------------------------------
 inB iptables-legacy -Z
@@ -212,12 +242,22 @@ stop INT
 restored "kill -9 then restart"
 
 # ---- bounded flood: received vs lost, lost reported --------------------------------
+inB iptables-legacy -Z
 start -H 10.99.0.1 --proto icmp || exit 1
 inA timeout 20 ping -f -c 20000 -q -I 10.99.0.1 10.99.0.2 >/dev/null
 sleep 2; stop INT
 got=$(grep -c 'ipttrace=' "$T/out")
 echo "flood: 20000 pings, 80000 TRACE records expected, $got printed; $(grep -E 'events|lost' "$T/err" | tail -1)"
 grep -qE 'lost' "$T/err" || fail "flood: the summary does not report losses"
+# The oracle: INPUT rule 1 (-j USERC) and the return, rule 2 and the OUTPUT
+# policy, four records per answered ping, from the counters.
+exp=$(( $(pkts iptables-legacy INPUT 2) * 4 ))
+lost=$(grep -E 'events' "$T/err" | tail -1 | sed -n 's/.*events [0-9]*, lost \([0-9][0-9]*\)\($\|;\).*/\1/p')
+if [ -n "$lost" ]; then  # an exact count: it must add up
+    [ $((got + lost)) -eq "$exp" ] || fail "flood: $got printed + $lost lost != $exp from the counters"
+else
+    grep -qE 'lost (at least|an unknown)' "$T/err" || fail "flood: loss count neither exact nor flagged"
+fi
 restored "flood"
 
 [ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
