@@ -188,7 +188,8 @@ tracer_wait() {
 # wait_lines FILE ERE N [SECS]: wait (bounded) until N lines of FILE match
 wait_lines() {
 	_i=0
-	while [ "$(grep -Ec -- "$2" "$1" 2>/dev/null || echo 0)" -lt "$3" ]; do
+	# grep -c prints 0 and fails when nothing matches: no "|| echo 0" here.
+	while _c=$(grep -Ec -- "$2" "$1" 2>/dev/null); [ "${_c:-0}" -lt "$3" ]; do
 		_i=$((_i + 1))
 		[ $_i -le $((${4:-10} * 10)) ] || return 1
 		sleep 0.1
