@@ -177,7 +177,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
     auto* o_netns = app.add_option("-N,--netns", netns_s,
                                    "network namespace: inode number, pid:N, a name under /var/run/netns, or a path")
                         ->type_name("SPEC");
-    auto* o_count = app.add_option("-c,--catch-count", count_s, "stop after N events (default 0: run until ^C)")
+    auto* o_count = app.add_option("-c,--catch-count", count_s, "stop after N printed lines (events; drops with --drops-only); 0 = until ^C")
                         ->type_name("N");
     auto* o_time = app.add_flag("-T,--time", time_f, "print the time of day, HH:MM:SS (default)");
     auto* o_ts = app.add_flag("-t,--timestamp", ts_f, "print seconds since the first event, µs resolution");
@@ -297,6 +297,8 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         return bad("--proto icmp6 cannot match the IPv4 address given with -H");
     if (o.addr && o.addr->version == 6 && o.proto == Proto::Icmp)
         return bad("--proto icmp cannot match the IPv6 address given with -H (use icmp6)");
+    if (o.pid && o.backend == Backend::Netlink)
+        return bad("-p/--pid cannot be honoured by the netlink backend: nfnetlink_log does not report the task");
     if (o.fate && o.backend == Backend::Netlink)
         return bad(fmt::format("{} needs table verdicts, which the netlink backend does not report",
                                drops_only ? "--drops-only" : "--fate"));

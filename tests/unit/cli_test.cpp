@@ -75,7 +75,7 @@ TEST(Cli, AllFlags) {
 
 TEST(Cli, LongFormsAndEquals) {
     Options o = ok({"--ipaddr=fd00::1", "--port=443", "--pid=7", "--netns=pid:42", "--catch-count=0", "--time",
-                    "--per-cpu-buffer=8", "--backend=netlink", "--verbose"});
+                    "--per-cpu-buffer=8", "--backend=module", "--verbose"});
     ASSERT_TRUE(o.addr);
     EXPECT_EQ(o.addr->version, 6);
     EXPECT_EQ(o.addr->bytes[0], 0xfd);
@@ -86,7 +86,7 @@ TEST(Cli, LongFormsAndEquals) {
     EXPECT_EQ(o.catch_count, 0u);
     EXPECT_EQ(o.time_mode, TimeMode::Clock);
     EXPECT_EQ(o.perf_pages, 8u);
-    EXPECT_EQ(o.backend, Backend::Netlink);
+    EXPECT_EQ(o.backend, Backend::Module);
 }
 
 TEST(Cli, Protocols) {
@@ -274,6 +274,13 @@ TEST(Cli, FateNeedsVerdictsTheNetlinkBackendLacks) {
         EXPECT_NE(e->message.find(flag), std::string::npos) << e->message;
         const auto nl = e->message.find('\n');
         EXPECT_TRUE(nl == std::string::npos || nl == e->message.size() - 1) << "one line: " << e->message;
+    }
+    {
+        auto r = run({"--backend", "netlink", "-p", "42"});
+        auto* e = std::get_if<CliExit>(&r);
+        ASSERT_TRUE(e);
+        EXPECT_EQ(e->code, 2);
+        EXPECT_NE(e->message.find("-p/--pid"), std::string::npos) << e->message;
     }
     auto r = run({"--cleanup", "--drops-only"});
     ASSERT_TRUE(std::get_if<CliExit>(&r));
