@@ -11,6 +11,14 @@
  *   itr-net tcp-serve ADDR PORT TIMEOUT [N]     accept N (1) connections, read, close
  *   itr-net ping ADDR ID [COUNT [TIMEOUT]]      ICMP/ICMPv6 echo with this id, seq 1..COUNT;
  *                                               exit 0 if every request got a reply, 1 otherwise
+ * For the benchmarks (bench/vm/):
+ *   itr-net udp-timed ADDR PORT SPORT COUNT     send COUNT (at most 10^6) datagrams, print
+ *                                               "sent N ns T" (CLOCK_MONOTONIC time taken)
+ *   itr-net now                                 print CLOCK_MONOTONIC in ns
+ *   itr-net wait-file PATH TIMEOUT              wait (1 ms steps) until PATH exists, print
+ *                                               CLOCK_MONOTONIC ns then; exit 4 on timeout
+ *   itr-net kill-wait PID SIG TIMEOUT           send SIG, wait (1 ms steps) until PID has
+ *                                               exited (gone or zombie), print the ns it took
  *
  * SPORT 0 lets the kernel choose. Every wait is bounded by TIMEOUT seconds.
  */
@@ -21,6 +29,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,8 +306,100 @@ static int cmd_ping(int argc, char **argv)
 	return replies == count ? 0 : 1;
 }
 
+static long long ns_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cmd_udp_timed(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = parse_addr(argv[2], arg(argc, argv, 3, 0), &ss, &len);
+	unsigned sport = arg(argc, argv, 4, 0), count = arg(argc, argv, 5, 1), sent = 0;
+	int fd = socket(fam, SOCK_DGRAM, 0);
+	long long t0;
+
+	if (fd < 0)
+		return die("socket");
+	if (bind_port(fd, fam, sport, NULL) < 0)
+		return die("bind");
+	if (count > 1000000)
+		count = 1000000;
+	t0 = ns_now();
+	for (unsigned i = 0; i < count; i++)
+		if (sendto(fd, "itr\n", 4, 0, (struct sockaddr *)&ss, len) == 4)
+			sent++;
+	printf("sent %u ns %lld\n", sent, ns_now() - t0);
+	return 0;
+}
+
+/* A process that has exited but was not reaped yet counts as gone. */
+static int proc_gone(unsigned pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return !p || p[1] == 0 || p[2] == 'Z' || p[2] == 'X';
+}
+
+static int cmd_wait_file(int argc, char **argv)
+{
+	long long deadline = ns_now() + (long long)arg(argc, argv, 3, 5) * 1000000000LL;
+	struct timespec ms = { 0, 1000000 };
+
+	while (access(argv[2], F_OK) != 0) {
+		if (ns_now() > deadline) {
+			fprintf(stderr, "itr-net: wait-file: timeout\n");
+			return 4;
+		}
+		nanosleep(&ms, NULL);
+	}
+	printf("%lld\n", ns_now());
+	return 0;
+}
+
+static int cmd_kill_wait(int argc, char **argv)
+{
+	unsigned pid = arg(argc, argv, 2, 0);
+	int sig = (int)arg(argc, argv, 3, 2);
+	long long t0 = ns_now(), deadline = t0 + (long long)arg(argc, argv, 4, 20) * 1000000000LL;
+	struct timespec ms = { 0, 1000000 };
+
+	if (!pid || kill((pid_t)pid, sig) < 0)
+		return die("kill");
+	while (!proc_gone(pid)) {
+		if (ns_now() > deadline) {
+			fprintf(stderr, "itr-net: kill-wait: timeout\n");
+			return 4;
+		}
+		nanosleep(&ms, NULL);
+	}
+	printf("%lld\n", ns_now() - t0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 6 && !strcmp(argv[1], "udp-timed"))
+		return cmd_udp_timed(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "now"))
+		return printf("%lld\n", ns_now()) < 0;
+	if (argc >= 4 && !strcmp(argv[1], "wait-file"))
+		return cmd_wait_file(argc, argv);
+	if (argc >= 5 && !strcmp(argv[1], "kill-wait"))
+		return cmd_kill_wait(argc, argv);
 	if (argc >= 3 && !strcmp(argv[1], "udp"))
 		return cmd_udp(argc, argv);
 	if (argc >= 4 && !strcmp(argv[1], "udp-recv"))
@@ -309,6 +410,6 @@ int main(int argc, char **argv)
 		return cmd_tcp_serve(argc, argv);
 	if (argc >= 3 && !strcmp(argv[1], "ping"))
 		return cmd_ping(argc, argv);
-	fprintf(stderr, "usage: itr-net udp|udp-recv|tcp|tcp-serve|ping ADDR ... (see source)\n");
+	fprintf(stderr, "usage: itr-net udp|udp-recv|tcp|tcp-serve|ping|udp-timed ADDR ... | now | wait-file | kill-wait (see source)\n");
 	return 2;
 }
