@@ -21,13 +21,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/perf_event.h>
+
 #include <algorithm>
+#include <functional>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -67,9 +71,45 @@ int usage() {
     std::fprintf(stderr,
                  "usage: itr_perf_bench [--rate N|max] [--seconds S] [--pages P] [--burst B]\n"
                  "                      [--sink columns|json|none] [--header]\n"
-                 "                      [--gen-cpu N] [--reader-cpu N]\n");
+                 "                      [--gen-cpu N] [--reader-cpu N] [--wakeup N]\n");
     return 2;
 }
+
+// --wakeup N (N > 1): NOT the project's reader. A perf buffer opened with
+// perf_buffer__new_raw and wakeup_events = N, drained also when poll times
+// out, to measure what batching the wake-ups would gain over PerfReader
+// (libbpf's perf_buffer__new wakes the reader on every sample).
+struct RawReader {
+    struct perf_buffer* pb = nullptr;
+    std::function<void(const void*, uint32_t)> sample;
+    std::function<void(uint64_t)> lost;
+    static enum bpf_perf_event_ret on_event(void* ctx, int, struct perf_event_header* h) {
+        auto* self = static_cast<RawReader*>(ctx);
+        if (h->type == PERF_RECORD_SAMPLE) {
+            struct S {
+                struct perf_event_header h;
+                uint32_t size;
+                char data[];
+            };
+            auto* smp = reinterpret_cast<S*>(h);
+            self->sample(smp->data, smp->size);
+        } else if (h->type == PERF_RECORD_LOST) {
+            struct L {
+                struct perf_event_header h;
+                uint64_t id, lost;
+            };
+            self->lost(reinterpret_cast<L*>(h)->lost);
+        }
+        return LIBBPF_PERF_EVENT_CONT;
+    }
+    int poll(int timeout_ms) {
+        int n = perf_buffer__poll(pb, timeout_ms);
+        if (n == 0) {  // fewer than N samples waiting: take them anyway
+            perf_buffer__consume(pb);
+        }
+        return n;
+    }
+};
 
 int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list ap) {
     if (level == LIBBPF_DEBUG) return 0;
@@ -85,6 +125,7 @@ int main(int argc, char** argv) {
     uint32_t burst = 1;
     std::string sink_kind = "columns";
     bool header = false;
+    uint32_t wakeup = 1;
     const int ncpu = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
     int gen_cpu = 0, reader_cpu = ncpu > 1 ? 1 : 0;
     for (int i = 1; i < argc; ++i) {
@@ -108,6 +149,8 @@ int main(int argc, char** argv) {
             gen_cpu = std::stoi(val());
         else if (a == "--reader-cpu")
             reader_cpu = std::stoi(val());
+        else if (a == "--wakeup")
+            wakeup = static_cast<uint32_t>(std::stoul(val()));
         else if (a == "--header")
             header = true;
         else
@@ -146,25 +189,47 @@ int main(int argc, char** argv) {
     if (sink_kind == "json") sink = itr::make_json_sink(out, so);
 
     uint64_t consumed = 0, lost = 0, undecodable = 0;
-    auto reader = itr::PerfReader::open(
-        bpf_map__fd(skel->maps.events), pages,
-        [&](int, const void* data, uint32_t size) {
-            auto ev = itr::decode_event(data, size);
-            if (!ev) {
-                ++undecodable;
-                return;
-            }
-            ++consumed;
-            if (sink) sink->event(*ev);
-        },
-        [&](int cpu, uint64_t n) {
-            lost += n;
-            if (sink) sink->lost(n, cpu);
-        });
-    if (!reader) {
-        std::fprintf(stderr, "itr_perf_bench: %s\n", reader.error().what.c_str());
-        return 1;
+    auto on_sample = [&](const void* data, uint32_t size) {
+        auto ev = itr::decode_event(data, size);
+        if (!ev) {
+            ++undecodable;
+            return;
+        }
+        ++consumed;
+        if (sink) sink->event(*ev);
+    };
+    auto on_lost = [&](uint64_t n) {
+        lost += n;
+        if (sink) sink->lost(n, -1);
+    };
+    std::optional<itr::PerfReader> reader;
+    RawReader raw;
+    if (wakeup <= 1) {
+        auto r = itr::PerfReader::open(
+            bpf_map__fd(skel->maps.events), pages, [&](int, const void* d, uint32_t n) { on_sample(d, n); },
+            [&](int, uint64_t n) { on_lost(n); });
+        if (!r) {
+            std::fprintf(stderr, "itr_perf_bench: %s\n", r.error().what.c_str());
+            return 1;
+        }
+        reader.emplace(std::move(*r));
+    } else {
+        struct perf_event_attr attr {};
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+        attr.sample_type = PERF_SAMPLE_RAW;
+        attr.sample_period = 1;
+        attr.wakeup_events = wakeup;
+        raw.sample = on_sample;
+        raw.lost = on_lost;
+        raw.pb = perf_buffer__new_raw(bpf_map__fd(skel->maps.events), pages, &attr, RawReader::on_event, &raw,
+                                      nullptr);
+        if (!raw.pb) {
+            std::perror("itr_perf_bench: perf_buffer__new_raw");
+            return 1;
+        }
     }
+    auto poll = [&](int ms) { return reader ? reader->poll(ms) : raw.poll(ms); };
     if (int err = itr_perf_source_bpf__attach(skel)) {
         std::fprintf(stderr, "itr_perf_bench: attaching raw_tracepoint/sys_enter: %s\n", std::strerror(-err));
         return 1;
@@ -183,16 +248,21 @@ int main(int argc, char** argv) {
                 calls += 64;
             }
         } else {
-            // Call i is due at t0 + i * period; spin (never sleep: a sleep's
-            // wake-up latency would be the rate limit at 100k/s).
+            // Call i is due at t0 + i * period. Every 200 us the calls that
+            // fell due are made in a burst, then the thread sleeps: packets
+            // come in bursts too, and a spinning generator would take the
+            // CPU the reader may need.
             const double period_ns = 1e9 * burst / static_cast<double>(rate);
             for (;;) {
                 const auto now = Clock::now();
                 if (now >= end) break;
-                const auto due = t0 + std::chrono::nanoseconds(static_cast<int64_t>(period_ns * calls));
-                if (now < due) continue;
-                syscall(SYS_getppid);
-                ++calls;
+                const auto due_calls = static_cast<uint64_t>(
+                    std::chrono::duration<double, std::nano>(now - t0).count() / period_ns) + 1;
+                while (calls < due_calls) {
+                    syscall(SYS_getppid);
+                    ++calls;
+                }
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
             }
         }
         t_gen = Clock::now();
@@ -202,11 +272,11 @@ int main(int argc, char** argv) {
     pin(reader_cpu);
     const double cpu0 = thread_cpu_s();
     // Read while the generator runs, then until the buffer is empty.
-    while (!done) reader->poll(100);
+    auto t_end = t0;
+    while (!done)
+        if (poll(100) > 0) t_end = Clock::now();
     gen.join();
-    while (reader->poll(100) > 0) {
-    }
-    const auto t_end = Clock::now();
+    while (poll(100) > 0) t_end = Clock::now();
     const double cpu_used = thread_cpu_s() - cpu0;
     itr_perf_source_bpf__detach(skel);
 
@@ -214,17 +284,18 @@ int main(int argc, char** argv) {
     const double gen_s = std::chrono::duration<double>(t_gen - t0).count();
     const double all_s = std::chrono::duration<double>(t_end - t0).count();
     if (header)
-        std::printf("# target_rate burst pages sink produced produced_per_s consumed consumed_per_s lost lost_pct "
+        std::printf("# target_rate burst pages wakeup sink produced produced_per_s consumed consumed_per_s lost lost_pct "
                     "output_failed consumer_cpu_pct undecodable\n");
     const uint64_t produced = sent + failed;
     std::printf(
-        "target_rate=%s burst=%u pages=%zu sink=%s produced=%llu produced_per_s=%.0f consumed=%llu "
+        "target_rate=%s burst=%u pages=%zu wakeup=%u sink=%s produced=%llu produced_per_s=%.0f consumed=%llu "
         "consumed_per_s=%.0f lost=%llu lost_pct=%.2f output_failed=%llu consumer_cpu_pct=%.0f undecodable=%llu\n",
-        rate ? std::to_string(rate).c_str() : "max", burst, pages, sink_kind.c_str(),
+        rate ? std::to_string(rate).c_str() : "max", burst, pages, wakeup, sink_kind.c_str(),
         static_cast<unsigned long long>(produced), produced / gen_s, static_cast<unsigned long long>(consumed),
         consumed / all_s, static_cast<unsigned long long>(lost), produced ? 100.0 * lost / produced : 0.0,
         static_cast<unsigned long long>(failed), 100.0 * cpu_used / all_s,
         static_cast<unsigned long long>(undecodable));
+    if (raw.pb) perf_buffer__free(raw.pb);
     itr_perf_source_bpf__destroy(skel);
     return 0;
 }
