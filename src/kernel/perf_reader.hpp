@@ -21,14 +21,16 @@ public:
     static Result<PerfReader> open(int map_fd, size_t pages_per_cpu, SampleFn on_sample, LostFn on_lost);
     PerfReader(PerfReader&&) noexcept = default;
     ~PerfReader();
-    // Returns the number of samples handled, 0 on timeout, or -errno
-    // (-EINTR when a signal arrived).
+    // Waits up to timeout_ms, then hands over what is there (also samples
+    // that did not reach the wake-up threshold). Returns the number of
+    // samples handled, or -errno (-EINTR when a signal arrived).
     int poll(int timeout_ms);
 
 private:
     struct Callbacks {
         SampleFn sample;
         LostFn lost;
+        uint64_t handled;
     };
     PerfReader() = default;
     std::unique_ptr<Callbacks> cb_;
