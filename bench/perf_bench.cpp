@@ -189,14 +189,14 @@ int main(int argc, char** argv) {
     if (sink_kind == "json") sink = itr::make_json_sink(out, so);
 
     uint64_t consumed = 0, lost = 0, undecodable = 0;
+    itr::TraceEvent scratch;  // as the module backend does
     auto on_sample = [&](const void* data, uint32_t size) {
-        auto ev = itr::decode_event(data, size);
-        if (!ev) {
+        if (!itr::decode_event_into(data, size, scratch)) {
             ++undecodable;
             return;
         }
         ++consumed;
-        if (sink) sink->event(*ev);
+        if (sink) sink->event(scratch);
     };
     auto on_lost = [&](uint64_t n) {
         lost += n;

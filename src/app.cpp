@@ -175,13 +175,11 @@ int run(const Options& opts)
     // stamped before it returned, so one ruleset check per table covers the
     // whole batch instead of one per event (which a flood cannot afford).
     std::vector<TraceEvent> batch;
-    auto on_event = [&](const TraceEvent& in) {
-        if (enricher) {
-            batch.push_back(in);
-            return;
-        }
-        TraceEvent ev = in;
-        emit(ev);
+    auto on_event = [&](TraceEvent& ev) {
+        if (enricher)
+            batch.push_back(std::move(ev));
+        else
+            emit(ev);
     };
     auto on_lost = [&](uint64_t n, int cpu) {
         sink->lost(n, cpu);

@@ -15,7 +15,9 @@
 
 namespace itr {
 
-using EventFn = std::function<void(const TraceEvent&)>;
+// The event is the backend's scratch object: the callee may change it or
+// move from it, and must not keep a reference past the call.
+using EventFn = std::function<void(TraceEvent&)>;
 // Lost events: count, and the CPU (or -1 when the backend is not per CPU).
 using LostFn = std::function<void(uint64_t count, int cpu)>;
 

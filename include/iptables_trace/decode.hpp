@@ -24,4 +24,8 @@ namespace itr {
 // unknown kind. Larger sizes are accepted (perf pads samples to 8 bytes).
 Result<TraceEvent> decode_event(const void* data, std::size_t size);
 
+// The same into an existing event, whose strings keep their storage: the
+// reader's hot path decodes every sample into one reused TraceEvent.
+Status decode_event_into(const void* data, std::size_t size, TraceEvent& ev);
+
 }  // namespace itr

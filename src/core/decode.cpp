@@ -40,19 +40,37 @@ static_assert(offsetof(itr_config, addr) == 32);
 namespace {
 
 template <std::size_t N>
-std::string bounded(const char (&field)[N]) {
-    return std::string(field, strnlen(field, N));
+void assign_bounded(std::string& dst, const char (&field)[N]) {
+    dst.assign(field, strnlen(field, N));
+}
+
+// Every field back to its default, the strings' storage kept.
+void reset_keeping_storage(TraceEvent& ev) {
+    std::string table = std::move(ev.table), chain = std::move(ev.chain), in = std::move(ev.in_dev),
+                out = std::move(ev.out_dev), ifname = std::move(ev.pkt.ifname);
+    ev = TraceEvent{};
+    ev.table = std::move(table);
+    ev.chain = std::move(chain);
+    ev.in_dev = std::move(in);
+    ev.out_dev = std::move(out);
+    ev.pkt.ifname = std::move(ifname);
 }
 
 }  // namespace
 
 Result<TraceEvent> decode_event(const void* data, std::size_t size) {
+    TraceEvent ev;
+    if (auto st = decode_event_into(data, size, ev); !st) return st.error();
+    return ev;
+}
+
+Status decode_event_into(const void* data, std::size_t size, TraceEvent& ev) {
     if (data == nullptr || size < sizeof(itr_event))
         return Error{fmt::format("short event: {} bytes, want {}", data ? size : 0, sizeof(itr_event)), {}};
     itr_event raw;
     std::memcpy(&raw, data, sizeof raw);
 
-    TraceEvent ev;
+    reset_keeping_storage(ev);
     switch (raw.kind) {
     case ITR_EV_RULE: ev.kind = EventKind::Rule; break;
     case ITR_EV_TABLE: ev.kind = EventKind::Table; break;
@@ -62,10 +80,10 @@ Result<TraceEvent> decode_event(const void* data, std::size_t size) {
     ev.mono_ns = raw.ts_ns;
     ev.pf = raw.pf;
     ev.hook = raw.hook;
-    ev.table = bounded(raw.table);
-    ev.chain = bounded(raw.chain);
-    ev.in_dev = bounded(raw.in_dev);
-    ev.out_dev = bounded(raw.out_dev);
+    assign_bounded(ev.table, raw.table);
+    assign_bounded(ev.chain, raw.chain);
+    assign_bounded(ev.in_dev, raw.in_dev);
+    assign_bounded(ev.out_dev, raw.out_dev);
     ev.depth = raw.depth;
     ev.truncated = (raw.flags & ITR_F_TRUNCATED) != 0;
     ev.admin_trace = (raw.flags & ITR_F_ADMIN_TRACE) != 0;
@@ -88,7 +106,7 @@ Result<TraceEvent> decode_event(const void* data, std::size_t size) {
     if (rp.netns != 0) p.netns = rp.netns;
     p.pid = raw.pid;
     p.cpu = raw.cpu;
-    p.ifname = bounded(rp.ifname);
+    assign_bounded(p.ifname, rp.ifname);
     if (raw.flags & ITR_F_HAS_MAC) {
         std::array<uint8_t, 6> mac;
         std::memcpy(mac.data(), rp.dst_mac, mac.size());
@@ -119,7 +137,7 @@ Result<TraceEvent> decode_event(const void* data, std::size_t size) {
             p.icmp_seq = ntohs(rp.icmp_seq_be);
         }
     }
-    return ev;
+    return ok_status();
 }
 
 }  // namespace itr

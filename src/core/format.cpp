@@ -46,14 +46,83 @@ void append_flow(std::string& out, const Packet& pkt, bool with_ports) {
 
 }  // namespace
 
+// Digits are written into a stack buffer and appended once: a line has
+// about twenty numbers, and per-character appends were the formatter's top
+// cost (BENCHMARKS.md).
+namespace {
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+// Writes v's digits ending at end; returns the first digit.
+char* put_uint(char* end, uint64_t v) {
+    char* p = end;
+    while (v >= 100) {
+        const auto i = static_cast<unsigned>(v % 100) * 2;
+        v /= 100;
+        *--p = kDigitPairs[i + 1];
+        *--p = kDigitPairs[i];
+    }
+    if (v >= 10) {
+        const auto i = static_cast<unsigned>(v) * 2;
+        *--p = kDigitPairs[i + 1];
+        *--p = kDigitPairs[i];
+    } else {
+        *--p = static_cast<char>('0' + v);
+    }
+    return p;
+}
+
+// inet_ntop(AF_INET6) without its sprintf per group, byte for byte the same
+// text as glibc's: lowercase hex, the first longest run of two or more zero
+// groups as "::", and an embedded IPv4 tail for ::a.b.c.d and ::ffff:a.b.c.d.
+char* put_ipv6(char* p, const std::array<uint8_t, 16>& a) {
+    uint16_t w[8];
+    for (int i = 0; i < 8; ++i) w[i] = static_cast<uint16_t>(a[2 * i] << 8 | a[2 * i + 1]);
+    int best = -1, best_len = 0, cur = -1, cur_len = 0;
+    for (int i = 0; i < 8; ++i) {
+        if (w[i] == 0) {
+            if (cur < 0) cur = i, cur_len = 0;
+            if (++cur_len > best_len) best = cur, best_len = cur_len;
+        } else {
+            cur = -1;
+        }
+    }
+    if (best_len < 2) best = -1;
+    for (int i = 0; i < 8; ++i) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best) *p++ = ':';
+            continue;
+        }
+        if (i) *p++ = ':';
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+            for (int k = 12; k < 16; ++k) {
+                if (k > 12) *p++ = '.';
+                char tmp[3];
+                char* d = put_uint(tmp + 3, a[k]);
+                while (d < tmp + 3) *p++ = *d++;
+            }
+            return p;
+        }
+        bool lead = true;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            const unsigned nib = (w[i] >> shift) & 0xf;
+            if (lead && nib == 0 && shift) continue;
+            lead = false;
+            *p++ = kHex[nib];
+        }
+    }
+    if (best >= 0 && best + best_len == 8) *p++ = ':';
+    return p;
+}
+}  // namespace
+
 void append_uint(std::string& out, uint64_t v) {
     char tmp[20];
-    int n = 20;
-    do {
-        tmp[--n] = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v);
-    out.append(tmp + n, static_cast<std::size_t>(20 - n));
+    char* const end = tmp + sizeof tmp;
+    const char* p = put_uint(end, v);
+    out.append(p, static_cast<std::size_t>(end - p));
 }
 
 void append_hex16(std::string& out, uint64_t v) {
@@ -66,19 +135,19 @@ void append_hex16(std::string& out, uint64_t v) {
 }
 
 void append_ip(std::string& out, uint8_t version, const std::array<uint8_t, 16>& a) {
+    char buf[48];
+    char* p = buf;
     if (version == 4) {
-        append_uint(out, a[0]);
-        for (int i = 1; i < 4; ++i) {
-            out.push_back('.');
-            append_uint(out, a[i]);
+        for (int i = 0; i < 4; ++i) {
+            if (i) *p++ = '.';
+            char tmp[3];
+            const char* d = put_uint(tmp + 3, a[i]);
+            while (d < tmp + 3) *p++ = *d++;
         }
-        return;
+    } else {
+        p = put_ipv6(p, a);
     }
-    char buf[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, a.data(), buf, sizeof buf))
-        out += buf;
-    else
-        out += '?';
+    out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
 std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& addr) {
@@ -88,11 +157,14 @@ std::string ip_text(uint8_t version, const std::array<uint8_t, 16>& addr) {
 }
 
 void append_mac(std::string& out, const std::array<uint8_t, 6>& mac) {
+    char buf[17];
+    char* p = buf;
     for (std::size_t i = 0; i < mac.size(); ++i) {
-        if (i) out.push_back(':');
-        out.push_back(kHex[mac[i] >> 4]);
-        out.push_back(kHex[mac[i] & 0xf]);
+        if (i) *p++ = ':';
+        *p++ = kHex[mac[i] >> 4];
+        *p++ = kHex[mac[i] & 0xf];
     }
+    out.append(buf, sizeof buf);
 }
 
 void append_pkt_info(std::string& out, const Packet& pkt) {

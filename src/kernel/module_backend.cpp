@@ -209,6 +209,7 @@ public:
     std::optional<PerfReader> reader_;
 
     const EventFn* cur_event_ = nullptr;
+    TraceEvent scratch_;  // every sample is decoded into it, storage reused
     const LostFn* cur_lost_ = nullptr;
     uint64_t events_ = 0, lost_ = 0, undecodable_ = 0;
 };
@@ -324,14 +325,13 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     auto reader = PerfReader::open(
         bpf_map__fd(be->skel_->maps.events), opts.perf_pages,
         [raw](int, const void* data, uint32_t size) {
-            auto ev = decode_event(data, size);
-            if (!ev) {
+            if (!decode_event_into(data, size, raw->scratch_)) {
                 raw->undecodable_++;
                 return;
             }
             raw->events_++;
             if (raw->cur_event_)
-                (*raw->cur_event_)(*ev);
+                (*raw->cur_event_)(raw->scratch_);
         },
         [raw](int cpu, uint64_t n) {
             raw->lost_ += n;

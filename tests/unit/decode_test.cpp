@@ -224,3 +224,50 @@ TEST(Decode, Ipv6Icmp) {
     EXPECT_EQ(r->pkt.daddr[15], 2);
     EXPECT_FALSE(r->pkt.sport);
 }
+
+// The reader decodes every sample into one reused event: nothing of the
+// previous sample may survive into the next.
+TEST(Decode, IntoAReusedEventLeavesNothingBehind) {
+    itr_event table = tcp_rule_event();
+    table.kind = ITR_EV_TABLE;
+    table.verdict = 1;
+    table.cost_ns = 5;
+    table.flags |= ITR_F_HAS_COST | ITR_F_HAS_MAC | ITR_F_HAS_ICMP;
+    std::strcpy(table.table, "a-rather-long-table-name-here");
+    std::strcpy(table.pkt.ifname, "veth-long-name");
+
+    itr_event rule = tcp_rule_event();
+    rule.flags = ITR_F_NO_L3;
+    rule.pkt.netns = 0;
+    std::strcpy(rule.table, "raw");
+    std::memset(rule.pkt.ifname, 0, sizeof rule.pkt.ifname);
+    std::memset(rule.in_dev, 0, sizeof rule.in_dev);
+
+    TraceEvent ev;
+    ev.rule_text = "left over";
+    ev.rule_text_stale = true;
+    ASSERT_TRUE(decode_event_into(&table, sizeof table, ev).ok());
+    EXPECT_EQ(ev.table, "a-rather-long-table-name-here");
+    EXPECT_TRUE(ev.verdict);
+    EXPECT_FALSE(ev.rule_text) << "enrichment of an earlier event must not survive";
+    EXPECT_FALSE(ev.rule_text_stale);
+
+    ASSERT_TRUE(decode_event_into(&rule, sizeof rule, ev).ok());
+    auto fresh = decode_event(&rule, sizeof rule);
+    ASSERT_TRUE(fresh.ok());
+    EXPECT_EQ(ev.kind, EventKind::Rule);
+    EXPECT_EQ(ev.table, "raw");
+    EXPECT_EQ(ev.pkt.ifname, "");
+    EXPECT_EQ(ev.in_dev, "");
+    EXPECT_FALSE(ev.verdict);
+    EXPECT_FALSE(ev.cost_ns);
+    EXPECT_FALSE(ev.pkt.dst_mac);
+    EXPECT_FALSE(ev.pkt.netns);
+    EXPECT_FALSE(ev.pkt.has_icmp);
+    EXPECT_EQ(ev.pkt.ip_version, 0);
+    EXPECT_EQ(ev.pkt.saddr, fresh->pkt.saddr);
+    EXPECT_EQ(ev.rulenum, fresh->rulenum);
+    EXPECT_EQ(ev.rule_kind, fresh->rule_kind);
+
+    ASSERT_FALSE(decode_event_into(&rule, 3, ev).ok());
+}

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+
+#include <string>
+#include <vector>
 
 #include "iptables_trace/format.hpp"
 
@@ -145,4 +149,63 @@ TEST(Format, Utf8SequenceLength) {
     EXPECT_EQ(utf8_sequence_length("\xe2\x82"), 0u);      // truncated
     EXPECT_EQ(utf8_sequence_length("\x80"), 0u);
     EXPECT_EQ(utf8_sequence_length(""), 0u);
+}
+
+// The hand-written address formatter must print what inet_ntop prints, for
+// every shape of zero runs and the IPv4-embedded forms.
+TEST(IpText, MatchesInetNtop) {
+    std::vector<std::array<uint8_t, 16>> cases;
+    auto v6 = [](std::initializer_list<uint16_t> w) {
+        std::array<uint8_t, 16> a{};
+        int i = 0;
+        for (uint16_t x : w) {
+            a[2 * i] = static_cast<uint8_t>(x >> 8);
+            a[2 * i + 1] = static_cast<uint8_t>(x);
+            ++i;
+        }
+        return a;
+    };
+    cases.push_back(v6({0, 0, 0, 0, 0, 0, 0, 0}));
+    cases.push_back(v6({0, 0, 0, 0, 0, 0, 0, 1}));
+    cases.push_back(v6({0, 0, 0, 0, 0, 0, 0x0a00, 0x0001}));      // ::10.0.0.1
+    cases.push_back(v6({0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001}));  // ::ffff:10.0.0.1
+    cases.push_back(v6({0, 0, 0, 0, 0, 0xfffe, 0x0a00, 0x0001}));
+    cases.push_back(v6({0xfd00, 0x99, 0, 0, 0, 0, 0, 2}));
+    cases.push_back(v6({0x2001, 0xdb8, 0, 0, 1, 0, 0, 1}));        // tie: first run
+    cases.push_back(v6({0x2001, 0xdb8, 0, 1, 0, 0, 0, 1}));        // longer second run
+    cases.push_back(v6({0x2001, 0xdb8, 0, 1, 2, 3, 4, 5}));        // single zero: no ::
+    cases.push_back(v6({0xfe80, 0, 0, 0, 0xabcd, 0xef01, 0x2345, 0}));
+    cases.push_back(v6({1, 0, 0, 0, 0, 0, 0, 0}));
+    cases.push_back(v6({0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff}));
+    uint32_t x = 12345;
+    for (int n = 0; n < 20000; ++n) {  // random words, biased towards zeros
+        std::array<uint8_t, 16> a{};
+        for (int i = 0; i < 8; ++i) {
+            x = x * 1103515245u + 12345u;
+            const uint16_t w = (x >> 16) % 3 == 0 ? 0 : static_cast<uint16_t>(x >> 8);
+            a[2 * i] = static_cast<uint8_t>(w >> 8);
+            a[2 * i + 1] = static_cast<uint8_t>(w);
+        }
+        cases.push_back(a);
+    }
+    for (const auto& a : cases) {
+        char want[INET6_ADDRSTRLEN];
+        ASSERT_TRUE(inet_ntop(AF_INET6, a.data(), want, sizeof want));
+        EXPECT_EQ(ip_text(6, a), want);
+    }
+    for (uint32_t v : {0u, 0x0a000001u, 0xffffffffu, 0x7f000001u, 0xc0a8010cu}) {
+        std::array<uint8_t, 16> a{};
+        a[0] = v >> 24, a[1] = v >> 16, a[2] = v >> 8, a[3] = v;
+        char want[INET_ADDRSTRLEN];
+        ASSERT_TRUE(inet_ntop(AF_INET, a.data(), want, sizeof want));
+        EXPECT_EQ(ip_text(4, a), want);
+    }
+}
+
+TEST(Numbers, AppendUintEdges) {
+    for (uint64_t v : {0ull, 9ull, 10ull, 99ull, 100ull, 101ull, 4026531840ull, 18446744073709551615ull}) {
+        std::string s;
+        append_uint(s, v);
+        EXPECT_EQ(s, std::to_string(v));
+    }
 }
