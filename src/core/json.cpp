@@ -11,9 +11,22 @@ void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
     std::size_t i = 0;
     while (i < s.size()) {
+        // Runs of characters that need no escaping go in one append: keys
+        // and most values are nothing else.
+        std::size_t j = i;
+        while (j < s.size()) {
+            const auto u = static_cast<unsigned char>(s[j]);
+            if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\') break;
+            ++j;
+        }
+        if (j > i) {
+            out.append(s.data() + i, j - i);
+            i = j;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f) {
-            if (c == '"' || c == '\\') out.push_back('\\');
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
             out.push_back(static_cast<char>(c));
             ++i;
             continue;
@@ -47,11 +60,33 @@ void append_json_string(std::string& out, std::string_view s) {
 
 JsonObject::JsonObject(std::string& out) : out_(out) { out_.push_back('{'); }
 
+// Keys are the schema's own plain names: written as they are, one append.
 void JsonObject::sep(std::string_view key) {
-    if (!first_) out_.push_back(',');
+    char buf[64];
+    std::size_t n = 0;
+    if (!first_) buf[n++] = ',';
     first_ = false;
-    append_json_string(out_, key);
-    out_.push_back(':');
+    const std::size_t comma = n;
+    if (key.size() + 4 > sizeof buf) {
+        out_.append(buf, comma);
+        append_json_string(out_, key);
+        out_.push_back(':');
+        return;
+    }
+    buf[n++] = '"';
+    for (char c : key) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\') {  // not a plain key after all
+            out_.append(buf, comma);
+            append_json_string(out_, key);
+            out_.push_back(':');
+            return;
+        }
+        buf[n++] = c;
+    }
+    buf[n++] = '"';
+    buf[n++] = ':';
+    out_.append(buf, n);
 }
 
 JsonObject& JsonObject::str(std::string_view key, std::string_view value) {

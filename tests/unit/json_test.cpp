@@ -570,3 +570,16 @@ TEST(Json, FateUndecidedHasNullRule) {
     EXPECT_FALSE(j["dropped"].boolean());
     EXPECT_EQ(j["verdict"].str(), "ACCEPT");
 }
+
+TEST(Json, ObjectKeysPlainOddAndLong) {
+    std::string out;
+    JsonObject o(out);
+    o.num("a", 1).str("we\"ird\n", "v").num(std::string(80, 'k'), 2).str("b", "x\\y\"z\x01");
+    o.end();
+    JValue j = parse(out);
+    EXPECT_EQ(j["a"].u64(), 1u);
+    EXPECT_EQ(j["we\"ird\n"].str(), "v");
+    EXPECT_EQ(j[std::string(80, 'k')].u64(), 2u);
+    EXPECT_EQ(j["b"].str(), "x\\y\"z\x01");
+    EXPECT_EQ(out, "{\"a\":1,\"we\\\"ird\\n\":\"v\",\"" + std::string(80, 'k') + "\":2,\"b\":\"x\\\\y\\\"z\\u0001\"}");
+}
