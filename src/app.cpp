@@ -74,9 +74,39 @@ Result<Backend> choose_backend(const Options& opts)
 
 }  // namespace
 
+// -v: how long each start-up step took (start-up time is a measured target).
+class StartupClock {
+public:
+    explicit StartupClock(bool on) : on_(on), t0_(now()), last_(t0_) {}
+    void mark(const char* step)
+    {
+        if (!on_)
+            return;
+        const int64_t t = now();
+        std::cerr << kProg << "start-up: " << step << " " << (t - last_) / 1000000.0 << " ms\n";
+        last_ = t;
+    }
+    void total()
+    {
+        if (on_)
+            std::cerr << kProg << "start-up: ready after " << (now() - t0_) / 1000000.0 << " ms\n";
+    }
+
+private:
+    static int64_t now()
+    {
+        struct timespec ts {};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return int64_t(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+    }
+    bool on_;
+    int64_t t0_, last_;
+};
+
 int run(const Options& opts)
 {
     install_stop_handlers();
+    StartupClock clock(opts.verbose);
 
     if (opts.check)
         return run_module_check(opts, std::cout);
@@ -101,6 +131,7 @@ int run(const Options& opts)
     report_removed(cleanup_netlink_backend_leftovers(), when);
     if (opts.cleanup)
         return 0;
+    clock.mark("lock and stale-instance check");
 
     auto which = choose_backend(opts);
     if (!which)
@@ -110,10 +141,12 @@ int run(const Options& opts)
                               " needs each table's verdict, which only the module backend reports",
                           "run where the module backend works, or trace without it"},
                     2);
+    clock.mark("choosing the backend");
     auto backend = *which == Backend::Module ? make_module_backend(opts) : make_netlink_backend(opts);
     if (!backend)
         return fail(backend.error());
 
+    clock.mark("setting up the backend");
     // Rule text: the rulesets are read once now, then again when they change.
     std::unique_ptr<Enricher> enricher;
     if (opts.rule_text) {
@@ -131,6 +164,8 @@ int run(const Options& opts)
                 std::cerr << kProg << d << "\n";
     };
     print_diagnostics();
+    if (enricher)
+        clock.mark("reading the rulesets");
     FateTracker fates;
 
     SinkOptions so;
@@ -139,6 +174,7 @@ int run(const Options& opts)
     so.utc_offset_s = local_utc_offset_s();
     auto sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
 
+    clock.total();
     sink->flush();  // the column header, before the first packet
     if (opts.ready_file) {
         int fd = ::open(opts.ready_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <iostream>
 #include <sstream>
 #include <vector>
 
@@ -234,6 +235,18 @@ std::optional<std::string> module_backend_unavailable(const Options& opts)
 
 Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
 {
+    // -v: the cost of each set-up step (start-up time is a measured target).
+    struct timespec t0 {};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    auto mark = [&](const char* step) {
+        if (!opts.verbose)
+            return;
+        struct timespec t {};
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        const double ms = double(t.tv_sec - t0.tv_sec) * 1e3 + double(t.tv_nsec - t0.tv_nsec) / 1e6;
+        std::cerr << "iptables-trace: start-up:   " << step << " " << ms << " ms\n";
+        t0 = t;
+    };
     auto be = std::make_unique<ModuleBackend>();
     auto img = module_image(opts);
     if (!img)
@@ -251,8 +264,10 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     auto xt_trace = ModprobedModule::ensure("xt_TRACE");
     if (xt_trace)
         be->xt_trace_.emplace(std::move(*xt_trace));
+    mark("modprobe ip_tables, ip6_tables, xt_TRACE");
 
     KernelFacts f = facts_with_image(*img);
+    mark("kernel facts");
     auto checks = evaluate_module_preflight(f);
     if (auto bad = first_fatal(checks))
         return Error{bad->name + ": " + bad->detail, bad->hint};
@@ -274,6 +289,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     if (!skel)
         return skel.error();
     be->skel_ = std::move(*skel);
+    mark("BPF load and verification");
     if (auto st = maybe_fail("load"); !st)
         return st.error();
 
@@ -300,6 +316,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
             return st.error();
     if (auto st = maybe_fail("pin"); !st)
         return st.error();
+    mark("pinning");
 
     std::string params = std::string("pin_dir=") + kPinDir + " abi=" + std::to_string(ITR_ABI_VERSION) +
                          " ipt_skb_arg=" + std::to_string(layouts->ipt.skb) +
@@ -308,6 +325,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     if (!mod)
         return mod.error();
     be->kmod_.emplace(std::move(*mod));
+    mark("module insertion (probes registered)");
     if (auto st = maybe_fail("module"); !st)
         return st.error();
 
@@ -341,6 +359,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     if (!reader)
         return reader.error();
     be->reader_.emplace(std::move(*reader));
+    mark("nft probes and perf buffer");
     if (auto st = maybe_fail("attach"); !st)
         return st.error();
     return std::unique_ptr<TraceBackend>(std::move(be));

@@ -73,17 +73,37 @@ Tri tri_from_config(const std::string& v)
 
 }  // namespace
 
-std::string kernel_config_value(const std::string& release, const std::string& key)
+namespace {
+
+// The kernel's config text (/proc/config.gz, else /boot/config-<release>),
+// read once per process: it is a few hundred kB and start-up asks for
+// several keys.
+const std::string& kernel_config_text(const std::string& release)
 {
+    static std::string cached_release, cached_text;
+    static bool loaded = false;
+    if (loaded && cached_release == release)
+        return cached_text;
     std::string text = gunzip_file("/proc/config.gz");
     if (text.empty()) {
         std::ifstream in("/boot/config-" + release);
-        if (!in)
-            return "";
-        std::stringstream ss;
-        ss << in.rdbuf();
-        text = ss.str();
+        if (in) {
+            std::stringstream ss;
+            ss << in.rdbuf();
+            text = ss.str();
+        }
     }
+    cached_release = release;
+    cached_text = std::move(text);
+    loaded = true;
+    return cached_text;
+}
+
+}  // namespace
+
+std::string kernel_config_value(const std::string& release, const std::string& key)
+{
+    const std::string& text = kernel_config_text(release);
     if (text.empty())
         return "";
     return config_lookup(text, key);
