@@ -70,7 +70,10 @@ kill -INT $MON 2>/dev/null; sleep 0.5; kill -9 $MON 2>/dev/null
 show_file monitor.txt
 
 dmesg > dmesg1.txt
-awk 'NR == FNR { seen[$0] = 1; next } !($0 in seen)' dmesg0.txt dmesg1.txt > dmesg-new.txt
+# The lines dmesg1 adds to dmesg0. Not "NR == FNR": /init clears the ring
+# before each scenario, so dmesg0 is often empty, and then NR == FNR holds
+# for every line of dmesg1 too and nothing would count as new.
+awk 'FILENAME == ARGV[1] { seen[$0] = 1; next } !($0 in seen)' dmesg0.txt dmesg1.txt > dmesg-new.txt
 show_file dmesg-new.txt
 assert_match trace 'U:127\.0\.0\.1:40052->127\.0\.0\.1:7777 .*chain=OUTPUT' "our flow is traced"
 assert_no_match trace ':6666 |:9999 |:9998 ' "nothing but port 7777 is traced"
