@@ -170,16 +170,85 @@ static __always_inline int itr_skb_nf_trace(const struct sk_buff *skb)
 }
 
 /* --------------------------------------------------------------------
- * nf_tables types come from the nf_tables module. 5.10 has no module BTF,
- * so there struct nft_chain & co. exist nowhere: every nft access sits
- * behind this check (user space also disables autoload of the nft programs
- * on such kernels).
+ * nf_tables types come from the nf_tables module: on 6.x its module BTF
+ * has them and CO-RE reads them (ITR_NFT_CORE). 5.10 has no module BTF
+ * and its vmlinux BTF has no nft type at all, so CO-RE cannot reach
+ * them; there the few fields we need are read at the fixed offsets of
+ * 5.10's include/net/netfilter/nf_tables.h (ITR_NFT_510, below). Any other
+ * kernel without the types gets no nft events rather than guesses.
+ *
+ * The choice is made from load-time constants (CO-RE type existence and
+ * the running kernel's version), so the verifier prunes the unused paths
+ * and the poisoned relocations of the CO-RE path on 5.10.
  */
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+#define ITR_NFT_NONE 0
+#define ITR_NFT_CORE 1
+#define ITR_NFT_510 2
+
 static __always_inline int itr_nft_types_exist(void)
 {
 	return bpf_core_type_exists(struct nft_pktinfo) &&
 	       bpf_core_type_exists(struct nft_chain) &&
 	       bpf_core_type_exists(struct nft_table);
+}
+
+static __always_inline int itr_nft_mode(void)
+{
+	if (itr_nft_types_exist())
+		return ITR_NFT_CORE;
+	if (LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 10, 0) &&
+	    LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 11, 0))
+		return ITR_NFT_510;
+	return ITR_NFT_NONE;
+}
+
+/*
+ * 5.10 layouts, checked with offsetof() against the 5.10.0-32 headers
+ * (x86-64):
+ *   struct nft_pktinfo { skb @0; bool tprot_set @8; u8 tprot @9;
+ *                        struct xt_action_param xt @16 }, and
+ *   xt_action_param { match/target @0; matchinfo/targinfo @8; state @16 }
+ *     -> pkt->xt.state @32
+ *   struct nft_chain { rules_gen_0, rules_gen_1, rules (list_head),
+ *                      list (list_head), rhlhead (rhlist_head, 2 pointers),
+ *                      table @64, handle @72, use @80, flags @84, name @88 }
+ *   struct nft_table { list @0; struct rhltable chains_ht @16; chains, sets,
+ *                      objects, flowtables (list_heads); hgenerator, handle
+ *                      (u64); use (u32); u16 family:6,flags:8,genmask:2;
+ *                      name } -> use @16+R+80, family @16+R+84, name
+ *                      @16+R+88, R = sizeof(struct rhltable) (136 there).
+ * R depends on the lock configuration (struct rhashtable holds a mutex):
+ * take it from vmlinux BTF, which does carry struct rhltable.
+ */
+#define ITR_NFT510_PKT_STATE 32
+#define ITR_NFT510_CHAIN_TABLE 64
+#define ITR_NFT510_CHAIN_NAME 88
+#define ITR_NFT510_TABLE_TAIL 16 /* offset of chains_ht */
+
+static __always_inline __u64 itr_nft510_ptr(const void *base, __u32 off)
+{
+	__u64 v = 0;
+
+	if (base)
+		bpf_probe_read_kernel(&v, sizeof(v), (const char *)base + off);
+	return v;
+}
+
+static __always_inline __u32 itr_nft510_table_off(__u32 tail)
+{
+	return ITR_NFT510_TABLE_TAIL + bpf_core_type_size(struct rhltable) + tail;
+}
+
+/* pkt->skb: the first member in every version. */
+static __always_inline const struct sk_buff *itr_nft_pkt_skb(const struct nft_pktinfo *pkt)
+{
+	if (itr_nft_mode() == ITR_NFT_CORE)
+		return BPF_CORE_READ(pkt, skb);
+	if (itr_nft_mode() == ITR_NFT_510)
+		return (const void *)itr_nft510_ptr(pkt, 0);
+	return NULL;
 }
 
 /*
@@ -196,6 +265,10 @@ itr_nft_pkt_state(const struct nft_pktinfo *pkt)
 {
 	const struct nft_pktinfo___xt *old = (const void *)pkt;
 
+	if (itr_nft_mode() == ITR_NFT_510)
+		return (const void *)itr_nft510_ptr(pkt, ITR_NFT510_PKT_STATE);
+	if (itr_nft_mode() != ITR_NFT_CORE)
+		return NULL;
 	if (bpf_core_field_exists(pkt->state))
 		return BPF_CORE_READ(pkt, state);
 	if (bpf_core_field_exists(old->xt))
@@ -203,16 +276,72 @@ itr_nft_pkt_state(const struct nft_pktinfo *pkt)
 	return NULL;
 }
 
+static __always_inline const struct nft_table *itr_nft_chain_table(const struct nft_chain *c)
+{
+	if (itr_nft_mode() == ITR_NFT_CORE)
+		return BPF_CORE_READ(c, table);
+	if (itr_nft_mode() == ITR_NFT_510)
+		return (const void *)itr_nft510_ptr(c, ITR_NFT510_CHAIN_TABLE);
+	return NULL;
+}
+
+static __always_inline const char *itr_nft_chain_name(const struct nft_chain *c)
+{
+	if (itr_nft_mode() == ITR_NFT_CORE)
+		return BPF_CORE_READ(c, name);
+	if (itr_nft_mode() == ITR_NFT_510)
+		return (const void *)itr_nft510_ptr(c, ITR_NFT510_CHAIN_NAME);
+	return NULL;
+}
+
+static __always_inline const char *itr_nft_table_name(const struct nft_table *t)
+{
+	if (itr_nft_mode() == ITR_NFT_CORE)
+		return BPF_CORE_READ(t, name);
+	if (itr_nft_mode() == ITR_NFT_510)
+		return (const void *)itr_nft510_ptr(t, itr_nft510_table_off(88));
+	return NULL;
+}
+
 /*
  * nft_table.family: a 6-bit bitfield (u16 family:6, flags:8, genmask:2) in
  * every version we support; the probed bitfield read keeps us safe if it
- * moves or widens.
+ * moves or widens. On 5.10: the low 6 bits of the u16 after "use".
  */
 static __always_inline __u32 itr_nft_table_family(const struct nft_table *t)
 {
+	__u16 v = 0;
+
 	if (!t)
 		return 0;
-	return (__u32)BPF_CORE_READ_BITFIELD_PROBED(t, family);
+	if (itr_nft_mode() == ITR_NFT_CORE)
+		return (__u32)BPF_CORE_READ_BITFIELD_PROBED(t, family);
+	if (itr_nft_mode() == ITR_NFT_510) {
+		bpf_probe_read_kernel(&v, sizeof(v), (const char *)t + itr_nft510_table_off(84));
+		return v & 0x3f;
+	}
+	return 0;
+}
+
+/*
+ * What nft_do_chain returned, as a verdict. Since the kernel's
+ * NF_DROP_REASON() (upstream 6.8, also in Debian's 6.1.19x), nft_do_chain
+ * frees a dropped skb itself and returns NF_STOLEN with the errno in the
+ * upper 16 bits ((EPERM << 16) | NF_STOLEN = 0x10002; both the rule-verdict
+ * and the policy-drop paths, seen in the 6.1 and 6.12 nf_tables.ko). A
+ * genuine NF_STOLEN (fwd, synproxy, ...) carries no errno. Report the
+ * former as what it is, a drop: NF_DROP with the errno kept in the upper
+ * bits, the NF_DROP_ERR() encoding of that same drop.
+ */
+#define ITR_NF_VERDICT_MASK 0xffU
+#define ITR_NF_DROP 0U
+#define ITR_NF_STOLEN 2U
+
+static __always_inline __u32 itr_nft_verdict(__u32 ret)
+{
+	if ((ret & ITR_NF_VERDICT_MASK) == ITR_NF_STOLEN && (ret >> 16) != 0)
+		return (ret & ~ITR_NF_VERDICT_MASK) | ITR_NF_DROP;
+	return ret;
 }
 
 #endif /* ITR_COMPAT_BPF_H */

@@ -13,7 +13,9 @@
  *       hit of a marked packet: emit ITR_EV_RULE.
  * Programs attached by libbpf (when nf_tables is there):
  *   kprobe_nft_do_chain / kretprobe_nft_do_chain     one nft base chain:
- *       emit ITR_EV_NFT for packets that match the filter.
+ *       emit ITR_EV_NFT for packets that match the filter (nft types by
+ *       CO-RE where BTF has them, at 5.10's fixed offsets on 5.10; a drop
+ *       that nft_do_chain returns as STOLEN + errno is reported as DROP).
  *
  * The layout of everything that leaves this file is in
  * include/iptables_trace/event.h.
@@ -463,7 +465,7 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 	__u32 zero = 0, depth, netns = 0, pf;
 	int version = 0, traced;
 
-	if (!itr_nft_types_exist())
+	if (itr_nft_mode() == ITR_NFT_NONE)
 		return 0;
 
 	pkt = (const void *)itr_arg(ctx, 0);
@@ -474,7 +476,7 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 		traced = netns == itr_cfg.netns;
 	}
 	if (traced) {
-		skb = BPF_CORE_READ(pkt, skb);
+		skb = itr_nft_pkt_skb(pkt);
 		traced = skb != NULL;
 	}
 	if (traced) {
@@ -541,7 +543,7 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 	__u32 zero = 0, depth, flags;
 	int found = -1;
 
-	if (!itr_nft_types_exist())
+	if (itr_nft_mode() == ITR_NFT_NONE)
 		return 0;
 	st = bpf_map_lookup_elem(&nft_stack, &zero);
 	if (!st)
@@ -573,14 +575,15 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 		return 0;
 	flags = fr->flags | ITR_F_HAS_COST;
 	chain = (const void *)fr->chain;
-	table = BPF_CORE_READ(chain, table);
+	table = itr_nft_chain_table(chain);
 	ev->pf = itr_nft_table_family(table);
 	ev->hook = fr->hook;
-	ev->verdict = (__u32)itr_retval(ctx);
+	ev->verdict = itr_nft_verdict((__u32)itr_retval(ctx));
 	ev->cost_ns = now - fr->start_ns;
 	ev->depth = found;
-	itr_read_name(ev->table, sizeof(ev->table), BPF_CORE_READ(table, name), &flags);
-	itr_read_name(ev->chain, sizeof(ev->chain), BPF_CORE_READ(chain, name), &flags);
+	if (table)
+		itr_read_name(ev->table, sizeof(ev->table), itr_nft_table_name(table), &flags);
+	itr_read_name(ev->chain, sizeof(ev->chain), itr_nft_chain_name(chain), &flags);
 	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
 	ev->flags = flags;
 	itr_event_send(ctx, ev);
