@@ -110,7 +110,10 @@ struct itr_event {
 	__u32 pid;          /* tgid of current: unrelated to the packet in softirq */
 	__u32 hook;         /* NF_INET_* hook number */
 	__u32 pf;           /* enum itr_nfproto of the table or chain */
-	__u32 verdict;      /* raw return value (TABLE, NFT); upper 16 bits = queue number */
+	__u32 verdict;      /* raw return value (TABLE, NFT); upper 16 bits = queue number
+			     * (QUEUE) or errno (DROP). NFT: a drop that nft_do_chain
+			     * returns as (errno << 16) | NF_STOLEN (NF_DROP_REASON, 6.1.19x
+			     * and 6.8+) arrives as (errno << 16) | NF_DROP */
 	__u32 rulenum;      /* RULE: rule number as iptables -L --line-numbers counts */
 	__u32 rule_kind;    /* RULE: enum itr_rule_kind */
 	__u32 depth;        /* nesting depth of the table call on this CPU, 0 = outermost */
