@@ -138,7 +138,8 @@ ipt_snapshot() {
 }
 # ipt_moved OLD NEW: the rule numbers (or "policy") whose counters moved, one a line
 ipt_moved() {
-	awk 'NR == FNR { old[$1] = $2; next } ($1 in old) && $2 != old[$1] { print $1 }' "$1" "$2"
+	# FILENAME, not NR == FNR: an empty OLD file would make every NEW line "old".
+	awk 'FILENAME == ARGV[1] { old[$1] = $2; next } ($1 in old) && $2 != old[$1] { print $1 }' "$1" "$2"
 }
 
 # --- the tracer -----------------------------------------------------------------------
