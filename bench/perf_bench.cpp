@@ -21,7 +21,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/perf_event.h>
 
 #include <algorithm>
 #include <functional>
@@ -71,45 +70,9 @@ int usage() {
     std::fprintf(stderr,
                  "usage: itr_perf_bench [--rate N|max] [--seconds S] [--pages P] [--burst B]\n"
                  "                      [--sink columns|json|none] [--header]\n"
-                 "                      [--gen-cpu N] [--reader-cpu N] [--wakeup N]\n");
+                 "                      [--gen-cpu N] [--reader-cpu N]\n");
     return 2;
 }
-
-// --wakeup N (N > 1): NOT the project's reader. A perf buffer opened with
-// perf_buffer__new_raw and wakeup_events = N, drained also when poll times
-// out, to measure what batching the wake-ups would gain over PerfReader
-// (libbpf's perf_buffer__new wakes the reader on every sample).
-struct RawReader {
-    struct perf_buffer* pb = nullptr;
-    std::function<void(const void*, uint32_t)> sample;
-    std::function<void(uint64_t)> lost;
-    static enum bpf_perf_event_ret on_event(void* ctx, int, struct perf_event_header* h) {
-        auto* self = static_cast<RawReader*>(ctx);
-        if (h->type == PERF_RECORD_SAMPLE) {
-            struct S {
-                struct perf_event_header h;
-                uint32_t size;
-                char data[];
-            };
-            auto* smp = reinterpret_cast<S*>(h);
-            self->sample(smp->data, smp->size);
-        } else if (h->type == PERF_RECORD_LOST) {
-            struct L {
-                struct perf_event_header h;
-                uint64_t id, lost;
-            };
-            self->lost(reinterpret_cast<L*>(h)->lost);
-        }
-        return LIBBPF_PERF_EVENT_CONT;
-    }
-    int poll(int timeout_ms) {
-        int n = perf_buffer__poll(pb, timeout_ms);
-        if (n == 0) {  // fewer than N samples waiting: take them anyway
-            perf_buffer__consume(pb);
-        }
-        return n;
-    }
-};
 
 int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list ap) {
     if (level == LIBBPF_DEBUG) return 0;
@@ -125,7 +88,6 @@ int main(int argc, char** argv) {
     uint32_t burst = 1;
     std::string sink_kind = "columns";
     bool header = false;
-    uint32_t wakeup = 1;
     const int ncpu = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
     int gen_cpu = 0, reader_cpu = ncpu > 1 ? 1 : 0;
     for (int i = 1; i < argc; ++i) {
@@ -149,8 +111,6 @@ int main(int argc, char** argv) {
             gen_cpu = std::stoi(val());
         else if (a == "--reader-cpu")
             reader_cpu = std::stoi(val());
-        else if (a == "--wakeup")
-            wakeup = static_cast<uint32_t>(std::stoul(val()));
         else if (a == "--header")
             header = true;
         else
@@ -202,34 +162,14 @@ int main(int argc, char** argv) {
         lost += n;
         if (sink) sink->lost(n, -1);
     };
-    std::optional<itr::PerfReader> reader;
-    RawReader raw;
-    if (wakeup <= 1) {
-        auto r = itr::PerfReader::open(
-            bpf_map__fd(skel->maps.events), pages, [&](int, const void* d, uint32_t n) { on_sample(d, n); },
-            [&](int, uint64_t n) { on_lost(n); });
-        if (!r) {
-            std::fprintf(stderr, "itr_perf_bench: %s\n", r.error().what.c_str());
-            return 1;
-        }
-        reader.emplace(std::move(*r));
-    } else {
-        struct perf_event_attr attr {};
-        attr.type = PERF_TYPE_SOFTWARE;
-        attr.config = PERF_COUNT_SW_BPF_OUTPUT;
-        attr.sample_type = PERF_SAMPLE_RAW;
-        attr.sample_period = 1;
-        attr.wakeup_events = wakeup;
-        raw.sample = on_sample;
-        raw.lost = on_lost;
-        raw.pb = perf_buffer__new_raw(bpf_map__fd(skel->maps.events), pages, &attr, RawReader::on_event, &raw,
-                                      nullptr);
-        if (!raw.pb) {
-            std::perror("itr_perf_bench: perf_buffer__new_raw");
-            return 1;
-        }
+    auto reader = itr::PerfReader::open(
+        bpf_map__fd(skel->maps.events), pages, [&](int, const void* d, uint32_t n) { on_sample(d, n); },
+        [&](int, uint64_t n) { on_lost(n); });
+    if (!reader) {
+        std::fprintf(stderr, "itr_perf_bench: %s\n", reader.error().what.c_str());
+        return 1;
     }
-    auto poll = [&](int ms) { return reader ? reader->poll(ms) : raw.poll(ms); };
+    auto poll = [&](int ms) { return reader->poll(ms); };
     if (int err = itr_perf_source_bpf__attach(skel)) {
         std::fprintf(stderr, "itr_perf_bench: attaching raw_tracepoint/sys_enter: %s\n", std::strerror(-err));
         return 1;
@@ -284,18 +224,17 @@ int main(int argc, char** argv) {
     const double gen_s = std::chrono::duration<double>(t_gen - t0).count();
     const double all_s = std::chrono::duration<double>(t_end - t0).count();
     if (header)
-        std::printf("# target_rate burst pages wakeup sink produced produced_per_s consumed consumed_per_s lost lost_pct "
+        std::printf("# target_rate burst pages sink produced produced_per_s consumed consumed_per_s lost lost_pct "
                     "output_failed consumer_cpu_pct undecodable\n");
     const uint64_t produced = sent + failed;
     std::printf(
-        "target_rate=%s burst=%u pages=%zu wakeup=%u sink=%s produced=%llu produced_per_s=%.0f consumed=%llu "
+        "target_rate=%s burst=%u pages=%zu sink=%s produced=%llu produced_per_s=%.0f consumed=%llu "
         "consumed_per_s=%.0f lost=%llu lost_pct=%.2f output_failed=%llu consumer_cpu_pct=%.0f undecodable=%llu\n",
-        rate ? std::to_string(rate).c_str() : "max", burst, pages, wakeup, sink_kind.c_str(),
+        rate ? std::to_string(rate).c_str() : "max", burst, pages, sink_kind.c_str(),
         static_cast<unsigned long long>(produced), produced / gen_s, static_cast<unsigned long long>(consumed),
         consumed / all_s, static_cast<unsigned long long>(lost), produced ? 100.0 * lost / produced : 0.0,
         static_cast<unsigned long long>(failed), 100.0 * cpu_used / all_s,
         static_cast<unsigned long long>(undecodable));
-    if (raw.pb) perf_buffer__free(raw.pb);
     itr_perf_source_bpf__destroy(skel);
     return 0;
 }

@@ -71,14 +71,6 @@ if [ "$(id -u)" = 0 ]; then
 				"$(get consumed_per_s)/s consumed, lost $(get lost) ($(get lost_pct)%), reader CPU $(get consumer_cpu_pct)%"
 		done
 	done
-	# Not the project's reader: wake-ups batched (see BENCHMARKS.md).
-	for rate in 100000 max; do
-		l=$("$BUILD/itr_perf_bench" --rate $rate --pages 64 --seconds $secs --wakeup 32) || continue
-		echo "  $l"
-		get() { echo "$l" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-		row "perf buffer (prototype: wakeup_events=32)" "rate $rate, -B 64" \
-			"$(get consumed_per_s)/s consumed, lost $(get lost) ($(get lost_pct)%), reader CPU $(get consumer_cpu_pct)%"
-	done
 else
 	row "perf buffer -> reader -> columns" "-" "skipped: needs root"
 fi
