@@ -113,9 +113,12 @@ int run(const Options& opts)
 
     // A namespace that does not exist is bad input (exit 2), found before
     // anything is loaded; the backends resolve it again for their own use.
+    std::optional<uint32_t> netns_inode;
     if (opts.netns) {
-        if (auto ino = resolve_netns_inode(*opts.netns); !ino)
+        auto ino = resolve_netns_inode(*opts.netns);
+        if (!ino)
             return fail(Error{ino.error().what, ""}, 2);
+        netns_inode = *ino;
     }
 
     if (geteuid() != 0)
@@ -151,11 +154,7 @@ int run(const Options& opts)
     std::unique_ptr<Enricher> enricher;
     if (opts.rule_text) {
         enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
-        std::optional<uint32_t> ns;
-        if (opts.netns)
-            if (auto ino = resolve_netns_inode(*opts.netns))
-                ns = *ino;
-        if (auto st = enricher->prime(ns); !st)
+        if (auto st = enricher->prime(netns_inode); !st)
             std::cerr << kProg << "rule text unavailable: " << st.error().what << "\n";
     }
     auto print_diagnostics = [&] {
