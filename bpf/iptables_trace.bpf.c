@@ -180,6 +180,18 @@ static __always_inline __u32 itr_slot(__u32 i)
 	return i & (ITR_STACK_DEPTH - 1);
 }
 
+/*
+ * A search loop leaves the verifier one exact index per exit, and it walks
+ * whatever uses that index once per exit. Stored and read back from the map
+ * (whose contents it does not track), the index is one unknown in range for
+ * all exits, and the rest of the program is walked once. Per-CPU map, and
+ * our programs do not nest on a CPU: the value read is the value stored.
+ */
+static __always_inline __u32 itr_reread_slot(__u32 *stored)
+{
+	return itr_slot(*(volatile __u32 *)stored);
+}
+
 /* Stack depth to push at, after dropping stale entries; ITR_STACK_DEPTH if
  * the stack is full. `top_start` is the start time of the top entry. */
 static __always_inline __u32 itr_push_depth(__u32 depth, __u64 top_start)
@@ -218,7 +230,7 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	const struct sk_buff *skb;
 	const struct nf_hook_state *state;
 	struct itr_parse ps = {};
-	struct itr_pkt pkt;
+	struct itr_pkt *pkt;
 	struct itr_stack *st;
 	struct itr_frame *fr;
 	__u32 zero = 0, depth, netns = 0;
@@ -240,20 +252,12 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	if (!skb)
 		return 0;
 
-	/* Filters on the packet: read only what they need. */
-	__builtin_memset(&pkt, 0, sizeof(pkt));
-	if (itr_filter_needs_l3()) {
-		itr_parse_upto(skb, version, &pkt, &ps, 1);
-		if (!itr_filter_l3(&pkt, ps.flags))
-			return 0;
-	}
-	if (itr_filter_needs_l4()) {
-		itr_parse_upto(skb, version, &pkt, &ps, 2);
-		if (!itr_filter_l4(&pkt, ps.flags))
-			return 0;
-	}
-	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
-
+	/* The frame we would push, taken before anything is parsed: the
+	 * snapshot is built in it, in map memory the verifier does not track,
+	 * so the parse's many outcomes (with or without ports, ICMP, ...) do
+	 * not each make it walk the rest of the program again; and before the
+	 * own-trace search below, which splits `depth` into one range per
+	 * iteration. Nothing is pushed until the packet matched. */
 	st = bpf_map_lookup_elem(&ipt_stack, &zero);
 	if (!st)
 		return 0;
@@ -265,18 +269,32 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 		itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
 	}
+	fr = &st->f[itr_slot(depth)];
+	pkt = &fr->pkt;
+
+	/* Filters on the packet: read only what they need. */
+	__builtin_memset(pkt, 0, sizeof(*pkt));
+	if (itr_filter_needs_l3()) {
+		itr_parse_upto(skb, version, pkt, &ps, 1);
+		if (!itr_filter_l3(pkt, ps.flags))
+			return 0;
+	}
+	if (itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, pkt, &ps, 2);
+		if (!itr_filter_l4(pkt, ps.flags))
+			return 0;
+	}
+	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
 
 	/* Matched: complete the snapshot and push. */
-	itr_parse_upto(skb, version, &pkt, &ps, 2);
-	itr_parse_rest(skb, &pkt, &ps);
+	itr_parse_upto(skb, version, pkt, &ps, 2);
+	itr_parse_rest(skb, pkt, &ps);
 	if (!itr_cfg.has_netns)
 		netns = itr_state_netns(state);
-	pkt.netns = netns;
+	pkt->netns = netns;
 	if (itr_skb_nf_trace(skb))
 		ps.flags |= itr_own_trace(st, depth, (__u64)skb);
 
-	fr = &st->f[itr_slot(depth)];
-	__builtin_memcpy(&fr->pkt, &pkt, sizeof(pkt));
 	fr->skb = (__u64)skb;
 	fr->table = itr_arg(ctx, table_i);
 	fr->hook = itr_state_hook(state);
@@ -329,15 +347,18 @@ static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __
 	ev->verdict = (__u32)itr_retval(ctx);
 	ev->pf = pf;
 	if (found >= 0 && found < ITR_STACK_DEPTH) {
-		struct itr_frame *fr = &st->f[itr_slot(found)];
+		struct itr_frame *fr;
+		__u32 slot;
 
+		st->depth = found;
+		slot = itr_reread_slot(&st->depth);
+		fr = &st->f[slot];
 		ev->flags = fr->flags | ITR_F_HAS_COST;
 		ev->cost_ns = now - fr->start_ns;
 		ev->hook = fr->hook;
-		ev->depth = found;
+		ev->depth = slot;
 		__builtin_memcpy(ev->table, fr->table_name, sizeof(ev->table));
 		__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
-		st->depth = found;
 	} else {
 		/* The entry was pushed on another CPU: report without cost. */
 		const struct nf_hook_state *state = (const void *)itr_arg(ctx, state_i);
@@ -459,7 +480,7 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 	const struct nf_hook_state *state;
 	const struct sk_buff *skb = NULL;
 	struct itr_parse ps = {};
-	struct itr_pkt snap;
+	struct itr_pkt *snap;
 	struct itr_nft_stack *st;
 	struct itr_nft_frame *fr;
 	__u32 zero = 0, depth, netns = 0, pf;
@@ -467,6 +488,25 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 
 	if (itr_nft_mode() == ITR_NFT_NONE)
 		return 0;
+
+	/* Every call gets a frame, so that its return pops its own. */
+	st = bpf_map_lookup_elem(&nft_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	depth = itr_push_depth(depth, depth > 0 ? st->f[itr_slot(depth - 1)].start_ns : 0);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
+	}
+	fr = &st->f[itr_slot(depth)];
+	/* The snapshot is built in the frame itself, not on the BPF stack:
+	 * the verifier does not track map contents, so the parse's many
+	 * outcomes (IPv4/IPv6, with or without ports, ...) do not each make
+	 * it walk the rest of the program again. */
+	snap = &fr->pkt;
 
 	pkt = (const void *)itr_arg(ctx, 0);
 	state = itr_nft_pkt_state(pkt);
@@ -487,40 +527,25 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 			version = 4;
 		else if (pf == ITR_NFPROTO_IPV6)
 			version = 6;
-		__builtin_memset(&snap, 0, sizeof(snap));
+		__builtin_memset(snap, 0, sizeof(*snap));
 		if (itr_filter_needs_l3()) {
-			itr_parse_upto(skb, version, &snap, &ps, 1);
-			traced = itr_filter_l3(&snap, ps.flags);
+			itr_parse_upto(skb, version, snap, &ps, 1);
+			traced = itr_filter_l3(snap, ps.flags);
 		}
 	}
 	if (traced && itr_filter_needs_l4()) {
-		itr_parse_upto(skb, version, &snap, &ps, 2);
-		traced = itr_filter_l4(&snap, ps.flags);
+		itr_parse_upto(skb, version, snap, &ps, 2);
+		traced = itr_filter_l4(snap, ps.flags);
 	}
 
-	/* Every call gets a frame, so that its return pops its own. */
-	st = bpf_map_lookup_elem(&nft_stack, &zero);
-	if (!st)
-		return 0;
-	depth = st->depth;
-	if (depth > ITR_STACK_DEPTH)
-		depth = ITR_STACK_DEPTH;
-	depth = itr_push_depth(depth, depth > 0 ? st->f[itr_slot(depth - 1)].start_ns : 0);
-	if (depth >= ITR_STACK_DEPTH) {
-		if (traced)
-			itr_stat_inc(ITR_STAT_STACK_FULL);
-		return 0;
-	}
-	fr = &st->f[itr_slot(depth)];
 	fr->sp = itr_sp(ctx);
 	fr->traced = traced;
 	if (traced) {
-		itr_parse_upto(skb, version, &snap, &ps, 2);
-		itr_parse_rest(skb, &snap, &ps);
+		itr_parse_upto(skb, version, snap, &ps, 2);
+		itr_parse_rest(skb, snap, &ps);
 		if (!itr_cfg.has_netns)
 			netns = itr_state_netns(state);
-		snap.netns = netns;
-		__builtin_memcpy(&fr->pkt, &snap, sizeof(snap));
+		snap->netns = netns;
 		fr->chain = itr_arg(ctx, 1);
 		fr->hook = itr_state_hook(state);
 		fr->flags = ps.flags;
@@ -566,7 +591,7 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 		return 0;
 	}
 	st->depth = found;
-	fr = &st->f[itr_slot(found)];
+	fr = &st->f[itr_reread_slot(&st->depth)];
 	if (!fr->traced)
 		return 0;
 

@@ -47,6 +47,8 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
@@ -93,6 +95,37 @@ MODULE_PARM_DESC(ipt_skb_arg, "argument index (0..5) of the skb in ipt_do_table"
 static int ip6t_skb_arg = 1;
 module_param(ip6t_skb_arg, int, 0444);
 MODULE_PARM_DESC(ip6t_skb_arg, "argument index (0..5) of the skb in ip6t_do_table");
+
+/*
+ * The table functions' prototype as the headers we are built against
+ * declare it, recorded in .modinfo as "<skb><state><table>" argument
+ * indexes ("120" since 5.16, "012" before, "???" if neither). User space
+ * reads it from the module image and so needs no kernel BTF to pick the
+ * argument layout at start-up; init refuses a skb index that disagrees.
+ */
+#define ITR_PROTO_NEW(fn)                                                 \
+	__builtin_types_compatible_p(__typeof__(&(fn)),                   \
+				     unsigned int (*)(void *, struct sk_buff *, \
+						      const struct nf_hook_state *))
+#define ITR_PROTO_OLD(fn)                                                 \
+	__builtin_types_compatible_p(__typeof__(&(fn)),                   \
+				     unsigned int (*)(struct sk_buff *,      \
+						      const struct nf_hook_state *, \
+						      struct xt_table *))
+#define ITR_ARG(fn, new_idx, old_idx) \
+	(ITR_PROTO_NEW(fn) ? (new_idx) : ITR_PROTO_OLD(fn) ? (old_idx) : '?')
+#define ITR_LAYOUT_MODINFO(name, fn, ...)                                  \
+	static const char name[] __used __aligned(1)                       \
+		__attribute__((section(".modinfo"))) = {                   \
+		__VA_ARGS__, '=', ITR_ARG(fn, '1', '0'),                   \
+		ITR_ARG(fn, '2', '1'), ITR_ARG(fn, '0', '2'), '\0' }
+ITR_LAYOUT_MODINFO(itr_modinfo_ipt_args, ipt_do_table,
+		   'i', 't', 'r', '_', 'i', 'p', 't', '_', 'a', 'r', 'g', 's');
+ITR_LAYOUT_MODINFO(itr_modinfo_ip6t_args, ip6t_do_table,
+		   'i', 't', 'r', '_', 'i', 'p', '6', 't', '_', 'a', 'r', 'g', 's');
+
+/* The compiled-in skb index, -1 when the prototype is not one we know. */
+#define ITR_SKB_ARG(fn) (ITR_PROTO_NEW(fn) ? 1 : ITR_PROTO_OLD(fn) ? 0 : -1)
 
 static int has_ip6;
 module_param(has_ip6, int, 0444);
@@ -558,6 +591,13 @@ static int __init itr_init(void)
 	    ip6t_skb_arg > 5) {
 		pr_err("ipt_skb_arg=%d ip6t_skb_arg=%d: each must be 0..5\n",
 		       ipt_skb_arg, ip6t_skb_arg);
+		return -EINVAL;
+	}
+
+	if ((ITR_SKB_ARG(ipt_do_table) >= 0 && ipt_skb_arg != ITR_SKB_ARG(ipt_do_table)) ||
+	    (ITR_SKB_ARG(ip6t_do_table) >= 0 && ip6t_skb_arg != ITR_SKB_ARG(ip6t_do_table))) {
+		pr_err("ipt_skb_arg=%d ip6t_skb_arg=%d: this kernel's prototypes put skb in argument %d and %d\n",
+		       ipt_skb_arg, ip6t_skb_arg, ITR_SKB_ARG(ipt_do_table), ITR_SKB_ARG(ip6t_do_table));
 		return -EINVAL;
 	}
 

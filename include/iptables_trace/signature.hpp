@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "iptables_trace/event.h"
@@ -25,12 +26,18 @@ std::optional<itr_arg_layout> layout_from_params(const std::vector<FuncParam>& p
 // (5.10 builds ip_tables as a module and has no module BTF).
 itr_arg_layout layout_from_release(const std::string& release);
 
+// Pure: layout from our module's .modinfo value ("120": skb in argument 1,
+// state in 2, table in 0), which the module's build takes from the
+// prototype in that kernel's headers; nullopt if malformed or "???".
+std::optional<itr_arg_layout> layout_from_modinfo(std::string_view value);
+
 struct SignatureInfo {
     itr_arg_layout layout{};
     std::string source;  // "BTF of ip_tables", "kernel version 5.10.0-32-amd64", ...
 };
 
-// Impure: look in /sys/kernel/btf/vmlinux, then /sys/kernel/btf/<module>.
+// Impure: look in /sys/kernel/btf/vmlinux, then /sys/kernel/btf/<module>
+// (start-up prefers layout_from_modinfo: no BTF parse).
 Result<SignatureInfo> detect_signature(const std::string& func, const std::string& module,
                                        const std::string& release);
 

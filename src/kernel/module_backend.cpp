@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -25,6 +27,7 @@
 #include "iptables_trace/module_backend.hpp"
 #include "iptables_trace/preflight.hpp"
 #include "iptables_trace/signature.hpp"
+#include "kernel_btf.hpp"
 #include "perf_reader.hpp"
 #include "iptables_trace/resources.hpp"
 
@@ -112,7 +115,33 @@ struct Layouts {
     std::string ipt_source, ip6t_source;
 };
 
-Result<Layouts> detect_layouts(const KernelFacts& f)
+// From the module image's .modinfo when it carries both layouts (no BTF
+// parse: the slowest part of start-up under an emulated CPU, and the
+// headers the module was built against are this kernel's), else from BTF.
+// The image must already be known to fit this kernel.
+std::optional<Layouts> layouts_from_image(const ModuleImage& img, const KernelFacts& f)
+{
+    auto info = parse_modinfo(img.bytes);
+    if (!info)
+        return std::nullopt;
+    Layouts l;
+    const std::string src = "the module's .modinfo (this kernel's headers)";
+    auto ipt = layout_from_modinfo(info->get("itr_ipt_args").value_or(""));
+    if (!ipt)
+        return std::nullopt;
+    l.ipt = *ipt;
+    l.ipt_source = src;
+    if (f.ip6t_do_table) {
+        auto ip6t = layout_from_modinfo(info->get("itr_ip6t_args").value_or(""));
+        if (!ip6t)
+            return std::nullopt;
+        l.ip6t = *ip6t;
+        l.ip6t_source = src;
+    }
+    return l;
+}
+
+Result<Layouts> layouts_from_btf(const KernelFacts& f)
 {
     Layouts l;
     auto ipt = detect_signature("ipt_do_table", "ip_tables", f.release);
@@ -130,20 +159,88 @@ Result<Layouts> detect_layouts(const KernelFacts& f)
     return l;
 }
 
+Result<Layouts> detect_layouts(const ModuleImage& img, const KernelFacts& f)
+{
+    if (auto l = layouts_from_image(img, f))
+        return *l;
+    return layouts_from_btf(f);
+}
+
+bool same_layout(const itr_arg_layout& a, const itr_arg_layout& b)
+{
+    return a.valid == b.valid && (!a.valid || (a.skb == b.skb && a.state == b.state && a.table == b.table));
+}
+
+// ITR_LIBBPF_DEBUG=1: every libbpf message, debug level included, with a
+// monotonic time stamp in ms: where the BPF load time goes (BTF parsing,
+// CO-RE relocation, each program's verification).
+int timed_debug_print(enum libbpf_print_level, const char* fmt, va_list args)
+{
+    struct timespec t {};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    std::fprintf(stderr, "[%10.3f] ", double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6);
+    return std::vfprintf(stderr, fmt, args);
+}
+
+// "processed 9717 insns (limit ...) ...\nverification time 51234 usec\n..."
+// -> "9717 insns walked in 51.2 ms"
+std::string verifier_stats_summary(const char* log)
+{
+    std::string out;
+    if (const char* p = std::strstr(log, "processed "))
+        out += std::to_string(std::strtoul(p + 10, nullptr, 10)) + " insns walked";
+    if (const char* t = std::strstr(log, "verification time ")) {
+        char ms[32];
+        std::snprintf(ms, sizeof(ms), "%.1f", double(std::strtoul(t + 18, nullptr, 10)) / 1000.0);
+        out += std::string(out.empty() ? "" : " ") + "in " + ms + " ms";
+    }
+    return out.empty() ? "no verifier statistics" : out;
+}
+
+// One open + load. `stats`: collect the verifier's own statistics
+// (BPF_LOG_STATS) per program and print them (-v): what each costs.
+Result<SkelPtr> open_and_load_once(const itr_config& cfg, bool nft, bool stats)
+{
+    SkelPtr skel(iptables_trace_bpf__open());
+    if (!skel)
+        return Error{"opening the BPF object: " + std::string(std::strerror(errno)), ""};
+    skel->rodata->itr_cfg = cfg;
+    set_autoload_nft(skel.get(), nft);
+    std::vector<std::pair<struct bpf_program*, std::string>> stats_logs;
+    if (stats) {
+        struct bpf_program* prog;
+        bpf_object__for_each_program(prog, skel->obj)
+        {
+            if (bpf_program__autoload(prog))
+                stats_logs.emplace_back(prog, std::string(4096, '\0'));
+        }
+        for (auto& [prog, buf] : stats_logs) {
+            bpf_program__set_log_buf(prog, buf.data(), buf.size());
+            bpf_program__set_log_level(prog, 4);
+        }
+    }
+    int err = iptables_trace_bpf__load(skel.get());
+    if (err)
+        return Error{"loading the BPF programs: " + std::string(std::strerror(-err)),
+                     "run with -v, or `iptables-trace --check`, to see the verifier's log"};
+    for (auto& [prog, buf] : stats_logs)
+        std::cerr << "iptables-trace: start-up:     " << bpf_program__name(prog) << ": "
+                  << verifier_stats_summary(buf.c_str()) << "\n";
+    return skel;
+}
+
 Result<SkelPtr> open_and_load(const Options& opts, const Layouts& l, std::optional<uint32_t> netns, bool nft)
 {
     auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
     if (!cfg)
         return cfg.error();
-    SkelPtr skel(iptables_trace_bpf__open());
-    if (!skel)
-        return Error{"opening the BPF object: " + std::string(std::strerror(errno)), ""};
-    skel->rodata->itr_cfg = *cfg;
-    set_autoload_nft(skel.get(), nft);
-    int err = iptables_trace_bpf__load(skel.get());
-    if (err)
-        return Error{"loading the BPF programs: " + std::string(std::strerror(-err)),
-                     "run with -v, or `iptables-trace --check`, to see the verifier's log"};
+    if (const char* d = std::getenv("ITR_LIBBPF_DEBUG"); d && *d && std::strcmp(d, "0") != 0)
+        libbpf_set_print(timed_debug_print);
+    auto skel = open_and_load_once(*cfg, nft, opts.verbose);
+    // A statistics-only log leaves out the verifier's reasons: load once
+    // more without it so that libbpf prints them.
+    if (!skel && opts.verbose)
+        skel = open_and_load_once(*cfg, nft, false);
     return skel;
 }
 
@@ -267,16 +364,17 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     mark("modprobe ip_tables, ip6_tables, xt_TRACE");
 
     KernelFacts f = facts_with_image(*img);
-    mark("kernel facts");
+    mark(("kernel facts (" + f.symbol_sources + ")").c_str());
     auto checks = evaluate_module_preflight(f);
     if (auto bad = first_fatal(checks))
         return Error{bad->name + ": " + bad->detail, bad->hint};
 
     if (auto st = check_kmod_image(img->bytes, f.release); !st)
         return st.error();
-    auto layouts = detect_layouts(f);
+    auto layouts = detect_layouts(*img, f);
     if (!layouts)
         return layouts.error();
+    mark(("signatures (from " + layouts->ipt_source + ")").c_str());
 
     std::optional<uint32_t> netns;
     if (opts.netns) {
@@ -289,6 +387,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     if (!skel)
         return skel.error();
     be->skel_ = std::move(*skel);
+    KernelBtf::release_shared();  // libbpf parsed its own copy; ours is done
     mark("BPF load and verification");
     if (auto st = maybe_fail("load"); !st)
         return st.error();
@@ -399,7 +498,7 @@ int run_module_check(const Options& opts, std::ostream& out)
         f = gather_kernel_facts();
         out << "module image: " << img.error().what << "\n";
     }
-    out << "kernel " << f.release << " " << f.machine << "\n";
+    out << "kernel " << f.release << " " << f.machine << " (functions looked up in " << f.symbol_sources << ")\n";
     for (const auto& c : evaluate_module_preflight(f)) {
         out << "  " << (c.ok ? "ok  " : (c.fatal ? "FAIL" : "warn")) << "  " << c.name;
         out << std::string(c.name.size() < 14 ? 14 - c.name.size() : 1, ' ') << c.detail;
@@ -407,7 +506,9 @@ int run_module_check(const Options& opts, std::ostream& out)
             out << " (hint: " << c.hint << ")";
         out << "\n";
     }
-    auto layouts = detect_layouts(f);
+    // Both sources when both exist: the module's compile-time answer is
+    // what start-up uses, BTF is the independent check on it.
+    auto layouts = layouts_from_btf(f);
     if (!layouts) {
         out << "signature: " << layouts.error().what << "\n";
         return 1;
@@ -420,6 +521,19 @@ int run_module_check(const Options& opts, std::ostream& out)
     show("ipt_do_table", layouts->ipt, layouts->ipt_source);
     if (layouts->ip6t.valid)
         show("ip6t_do_table", layouts->ip6t, layouts->ip6t_source);
+    if (img && check_kmod_image(img->bytes, f.release)) {
+        if (auto mod = layouts_from_image(*img, f)) {
+            show("ipt_do_table", mod->ipt, mod->ipt_source);
+            if (mod->ip6t.valid)
+                show("ip6t_do_table", mod->ip6t, mod->ip6t_source);
+            if (!same_layout(mod->ipt, layouts->ipt) || !same_layout(mod->ip6t, layouts->ip6t)) {
+                out << "signature: FAIL: the module's .modinfo and kernel BTF disagree\n";
+                return 1;
+            }
+        } else {
+            out << "  (the module's .modinfo has no layouts: start-up reads BTF)\n";
+        }
+    }
     libbpf_set_print(verbose_print);
     std::optional<uint32_t> netns;
     if (opts.netns) {
@@ -447,7 +561,10 @@ int run_module_check(const Options& opts, std::ostream& out)
         struct bpf_prog_info info {};
         __u32 len = sizeof(info);
         bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
-        out << "  ok    " << bpf_program__name(prog) << " (" << info.xlated_prog_len / 8 << " insns)\n";
+        out << "  ok    " << bpf_program__name(prog) << " (" << info.xlated_prog_len / 8 << " insns";
+        if (info.verified_insns)  // 5.16+: what the verifier walked, the load-time cost
+            out << ", " << info.verified_insns << " verified";
+        out << ")\n";
     }
     auto why = module_backend_unavailable(opts);
     out << "module backend: " << (why ? "cannot run here: " + *why : std::string("ready")) << "\n";

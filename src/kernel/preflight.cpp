@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "kallsyms.hpp"
+#include "kernel_btf.hpp"
 
 namespace itr {
 namespace {
@@ -109,6 +110,66 @@ std::string kernel_config_value(const std::string& release, const std::string& k
     return config_lookup(text, key);
 }
 
+bool builtin_lists(std::string_view text, std::string_view module)
+{
+    auto same = [](char a, char b) { return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_')); };
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (const auto slash = line.rfind('/'); slash != std::string_view::npos)
+            line = line.substr(slash + 1);
+        if (line.size() != module.size() + 3 || line.substr(module.size()) != ".ko")
+            continue;
+        bool eq = true;
+        for (std::size_t i = 0; i < module.size() && eq; i++)
+            eq = same(line[i], module[i]);
+        if (eq)
+            return true;
+    }
+    return false;
+}
+
+SymbolAnswer answer_symbol(const SymbolEvidence& e)
+{
+    if (e.module_symbol ? e.module_loaded : e.witness)
+        return SymbolAnswer::Present;
+    if (e.module_symbol && e.builtin)
+        return *e.builtin ? SymbolAnswer::Present : SymbolAnswer::Absent;
+    if (!e.in_btf)
+        return SymbolAnswer::AskBtf;
+    if (*e.in_btf)
+        return SymbolAnswer::Present;
+    return e.module_symbol ? SymbolAnswer::Absent : SymbolAnswer::AskKallsyms;
+}
+
+namespace {
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// The probed functions and where to look for each.
+struct Wanted {
+    const char* func;
+    const char* module;   // "" for vmlinux
+    const char* witness;  // vmlinux: an entry that exists only with the function
+};
+// register_kprobe: the kprobe PMU needs CONFIG_KPROBE_EVENTS, which needs
+// kprobes. nf_log_trace lives in nf_log.c, which registers the nf_log
+// sysctls of every netns.
+const Wanted kWanted[] = {{"register_kprobe", "", "/sys/bus/event_source/devices/kprobe"},
+                          {"nf_log_trace", "", "/proc/sys/net/netfilter/nf_log"},
+                          {"ipt_do_table", "ip_tables", ""},
+                          {"ip6t_do_table", "ip6_tables", ""},
+                          {"nft_do_chain", "nf_tables", ""}};
+
+void add_source(std::string& list, const char* s)
+{
+    if (list.find(s) == std::string::npos)
+        list += (list.empty() ? "" : ", ") + std::string(s);
+}
+
+}  // namespace
+
 KernelFacts gather_kernel_facts()
 {
     KernelFacts f;
@@ -124,19 +185,67 @@ KernelFacts gather_kernel_facts()
     f.lockdown = parse_lockdown(read_first_line("/sys/kernel/security/lockdown"));
     f.sig_enforce = read_first_line("/sys/module/module/parameters/sig_enforce") == "Y";
 
-    Kallsyms syms = Kallsyms::read({"register_kprobe", "ipt_do_table", "ip6t_do_table",
-                                    "nft_do_chain", "nf_log_trace"});
-    if (syms.readable()) {
-        f.kprobes = syms.has("register_kprobe") ? Tri::Yes : Tri::No;
-    } else {
-        f.kprobes = tri_from_config(kernel_config_value(f.release, "CONFIG_KPROBES"));
+    // Which modules are built in, for those not loaded: a small text file
+    // that settles it without kernel BTF.
+    std::optional<std::string> builtin_text;
+    if (std::ifstream in("/lib/modules/" + f.release + "/modules.builtin"); in) {
+        std::stringstream ss;
+        ss << in.rdbuf();
+        builtin_text = ss.str();
     }
-    f.ipt_do_table = syms.has("ipt_do_table");
-    f.ip6t_do_table = syms.has("ip6t_do_table");
-    f.nft_do_chain = syms.has("nft_do_chain");
-    f.nf_log_trace = syms.has("nf_log_trace");
-    f.xt_trace = tri_from_config(kernel_config_value(f.release, "CONFIG_NETFILTER_XT_TARGET_TRACE"));
-    f.xtables_legacy = tri_from_config(kernel_config_value(f.release, "CONFIG_IP_NF_IPTABLES"));
+    constexpr std::size_t n = std::size(kWanted);
+    bool found[n] = {};
+    std::vector<std::size_t> ask_kallsyms;
+    for (std::size_t i = 0; i < n; i++) {
+        const Wanted& w = kWanted[i];
+        SymbolEvidence e;
+        e.module_symbol = *w.module != '\0';
+        if (e.module_symbol) {
+            e.module_loaded = exists(std::string("/sys/module/") + w.module);
+            if (builtin_text && !e.module_loaded) {
+                e.builtin = builtin_lists(*builtin_text, w.module);
+                add_source(f.symbol_sources, "modules.builtin");
+            }
+        } else
+            e.witness = exists(w.witness);
+        add_source(f.symbol_sources, "sysfs");
+        SymbolAnswer a = answer_symbol(e);
+        if (a == SymbolAnswer::AskBtf) {
+            e.in_btf = f.vmlinux_btf && KernelBtf::shared().find_func(w.func).has_value();
+            add_source(f.symbol_sources, "BTF");
+            a = answer_symbol(e);
+        }
+        if (a == SymbolAnswer::AskKallsyms)
+            ask_kallsyms.push_back(i);
+        found[i] = a == SymbolAnswer::Present;
+    }
+    bool kallsyms_readable = true;
+    if (!ask_kallsyms.empty()) {
+        add_source(f.symbol_sources, "/proc/kallsyms");
+        std::vector<std::string> names;
+        for (auto i : ask_kallsyms)
+            names.emplace_back(kWanted[i].func);
+        Kallsyms syms = Kallsyms::read(names);
+        kallsyms_readable = syms.readable();
+        for (auto i : ask_kallsyms)
+            found[i] = syms.has(kWanted[i].func);
+    }
+    f.nf_log_trace = found[1];
+    f.ipt_do_table = found[2];
+    f.ip6t_do_table = found[3];
+    f.nft_do_chain = found[4];
+    if (found[0])
+        f.kprobes = Tri::Yes;
+    else if (kallsyms_readable)
+        f.kprobes = Tri::No;
+    else
+        f.kprobes = tri_from_config(kernel_config_value(f.release, "CONFIG_KPROBES"));
+    // A loaded xt_TRACE settles it without reading the config.
+    f.xt_trace = exists("/sys/module/xt_TRACE")
+                     ? Tri::Yes
+                     : tri_from_config(kernel_config_value(f.release, "CONFIG_NETFILTER_XT_TARGET_TRACE"));
+    if (!f.ipt_do_table)  // only asked when the table function is missing
+        f.xtables_legacy = tri_from_config(kernel_config_value(f.release, "CONFIG_IP_NF_IPTABLES"));
     return f;
 }
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <memory>
 
+#include "kernel_btf.hpp"
+
 namespace itr {
 namespace {
 
@@ -20,11 +22,6 @@ itr_arg_layout make_layout(uint8_t skb, uint8_t state, uint8_t table)
     l.valid = 1;
     return l;
 }
-
-struct BtfDeleter {
-    void operator()(struct btf* b) const { btf__free(b); }
-};
-using BtfPtr = std::unique_ptr<struct btf, BtfDeleter>;
 
 // Follows typedefs and modifiers down to the named struct/void a pointer
 // points at.
@@ -54,12 +51,9 @@ FuncParam describe_param(const struct btf* btf, const struct btf_param& p)
     return fp;
 }
 
-std::optional<std::vector<FuncParam>> params_from_btf(const struct btf* btf, const std::string& func)
+std::optional<std::vector<FuncParam>> params_of(const struct btf* btf, uint32_t func_id)
 {
-    int id = btf__find_by_name_kind(btf, func.c_str(), BTF_KIND_FUNC);
-    if (id < 0)
-        return std::nullopt;
-    const struct btf_type* fn = btf__type_by_id(btf, static_cast<__u32>(id));
+    const struct btf_type* fn = btf__type_by_id(btf, func_id);
     const struct btf_type* proto = fn ? btf__type_by_id(btf, fn->type) : nullptr;
     if (!proto || !btf_is_func_proto(proto))
         return std::nullopt;
@@ -85,6 +79,21 @@ std::optional<itr_arg_layout> layout_from_params(const std::vector<FuncParam>& p
     return std::nullopt;
 }
 
+std::optional<itr_arg_layout> layout_from_modinfo(std::string_view v)
+{
+    if (v.size() != 3)
+        return std::nullopt;
+    uint8_t idx[3];
+    for (int i = 0; i < 3; i++) {
+        if (v[i] < '0' || v[i] > '5')
+            return std::nullopt;
+        idx[i] = uint8_t(v[i] - '0');
+    }
+    if (idx[0] == idx[1] || idx[0] == idx[2] || idx[1] == idx[2])
+        return std::nullopt;
+    return make_layout(idx[0], idx[1], idx[2]);
+}
+
 itr_arg_layout layout_from_release(const std::string& release)
 {
     unsigned major = 0, minor = 0;
@@ -97,22 +106,15 @@ itr_arg_layout layout_from_release(const std::string& release)
 Result<SignatureInfo> detect_signature(const std::string& func, const std::string& module,
                                        const std::string& release)
 {
-    BtfPtr vmlinux(btf__load_vmlinux_btf());
-    if (!vmlinux)
+    KernelBtf& kb = KernelBtf::shared();
+    if (!kb.has_vmlinux())
         return Error{"reading kernel BTF: " + std::string(std::strerror(errno)), ""};
-    if (auto ps = params_from_btf(vmlinux.get(), func)) {
-        if (auto l = layout_from_params(*ps))
-            return SignatureInfo{*l, "BTF of vmlinux"};
-        return Error{func + ": unrecognised prototype in kernel BTF", "please report this kernel version"};
-    }
-    const std::string path = "/sys/kernel/btf/" + module;
-    BtfPtr mod(btf__parse_split(path.c_str(), vmlinux.get()));
-    if (mod) {
-        if (auto ps = params_from_btf(mod.get(), func)) {
+    if (auto fn = kb.find_func(func, module)) {
+        const std::string where = fn->where == "vmlinux" ? "BTF of vmlinux" : "BTF of " + fn->where;
+        if (auto ps = params_of(fn->btf, fn->id))
             if (auto l = layout_from_params(*ps))
-                return SignatureInfo{*l, "BTF of " + module};
-            return Error{func + ": unrecognised prototype in " + path, "please report this kernel version"};
-        }
+                return SignatureInfo{*l, where};
+        return Error{func + ": unrecognised prototype in " + where, "please report this kernel version"};
     }
     return SignatureInfo{layout_from_release(release), "kernel version " + release + " (no BTF for " + func + ")"};
 }

@@ -8,7 +8,7 @@ out=$("$bin" --check 2>&1); rc=$?
 echo "$out"
 [ "$rc" -eq 0 ] || { echo "FAIL: --check exited $rc"; exit 1; }
 for prog in kprobe_ipt_do_table kretprobe_ipt_do_table kprobe_ip6t_do_table kretprobe_ip6t_do_table kprobe_nf_log_trace; do
-  echo "$out" | grep -Eq "^  ok +$prog \([0-9]+ insns\)" || { echo "FAIL: $prog did not load"; exit 1; }
+  echo "$out" | grep -Eq "^  ok +$prog \([0-9]+ insns(, [0-9]+ verified)?\)" || { echo "FAIL: $prog did not load"; exit 1; }
 done
 if grep -qw nft_do_chain /proc/kallsyms; then
   echo "$out" | grep -Eq "^  ok +kprobe_nft_do_chain" || { echo "FAIL: nft programs did not load"; exit 1; }

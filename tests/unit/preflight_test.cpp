@@ -114,5 +114,77 @@ TEST(Preflight, MissingIpv6AndNftAreNotFatal)
     EXPECT_EQ(warnings, 2);
 }
 
+// Which source answers "does this function exist": a sysfs witness or a
+// loaded module first, BTF next, kallsyms only where BTF cannot tell.
+TEST(SymbolAnswer, LoadedModuleCarriesItsFunction)
+{
+    SymbolEvidence e;  // ip_tables loaded, with or without module BTF (5.10)
+    e.module_symbol = true;
+    e.module_loaded = true;
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Present);
+}
+
+TEST(SymbolAnswer, WitnessSettlesAVmlinuxFunction)
+{
+    SymbolEvidence e;  // the kprobe PMU for register_kprobe
+    e.witness = true;
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Present);
+}
+
+TEST(SymbolAnswer, ModulesBuiltinSettlesAnUnloadedModule)
+{
+    SymbolEvidence e;
+    e.module_symbol = true;
+    e.builtin = false;  // not loaded, not built in: no BTF parse needed
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Absent);
+    e.builtin = true;
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Present);
+}
+
+TEST(SymbolAnswer, ModulesBuiltinParsing)
+{
+    const std::string text = "kernel/net/netfilter/x_tables.ko\nkernel/net/ipv4/netfilter/ip_tables.ko\n"
+                             "kernel/drivers/foo-bar.ko\nkernel/net/netfilter/nf_tables_set.ko";
+    EXPECT_TRUE(builtin_lists(text, "ip_tables"));
+    EXPECT_TRUE(builtin_lists(text, "x_tables"));
+    EXPECT_TRUE(builtin_lists(text, "foo_bar"));
+    EXPECT_FALSE(builtin_lists(text, "nf_tables"));  // nf_tables_set.ko is another module
+    EXPECT_FALSE(builtin_lists(text, "tables"));
+    EXPECT_FALSE(builtin_lists("", "ip_tables"));
+}
+
+TEST(SymbolAnswer, WithoutCheapEvidenceAskBtfFirst)
+{
+    SymbolEvidence vm;
+    EXPECT_EQ(answer_symbol(vm), SymbolAnswer::AskBtf);
+    SymbolEvidence mod;
+    mod.module_symbol = true;  // not loaded: perhaps built in
+    EXPECT_EQ(answer_symbol(mod), SymbolAnswer::AskBtf);
+}
+
+TEST(SymbolAnswer, BtfPresenceSettlesIt)
+{
+    SymbolEvidence e;
+    e.in_btf = true;
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Present);
+    e.module_symbol = true;  // built in
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Present);
+}
+
+TEST(SymbolAnswer, ModuleNeitherLoadedNorBuiltInIsAbsent)
+{
+    SymbolEvidence e;
+    e.module_symbol = true;
+    e.in_btf = false;
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::Absent);
+}
+
+TEST(SymbolAnswer, VmlinuxFunctionMissingFromBtfAsksKallsyms)
+{
+    SymbolEvidence e;  // no kprobes, or pahole left the function out
+    e.in_btf = false;
+    EXPECT_EQ(answer_symbol(e), SymbolAnswer::AskKallsyms);
+}
+
 }  // namespace
 }  // namespace itr

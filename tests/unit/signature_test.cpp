@@ -41,5 +41,26 @@ TEST(Signature, FromRelease)
     EXPECT_EQ(layout_from_release("6.12.95+bpo-amd64").table, 0);
 }
 
+TEST(Signature, FromModinfo)
+{
+    auto n = layout_from_modinfo("120");  // since 5.16: (priv, skb, state)
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->skb, 1);
+    EXPECT_EQ(n->state, 2);
+    EXPECT_EQ(n->table, 0);
+    EXPECT_EQ(n->valid, 1);
+    auto o = layout_from_modinfo("012");  // before: (skb, state, table)
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->skb, 0);
+    EXPECT_EQ(o->table, 2);
+    // The module could not tell, or the value is not ours: fall back to BTF.
+    EXPECT_FALSE(layout_from_modinfo("???"));
+    EXPECT_FALSE(layout_from_modinfo("12"));
+    EXPECT_FALSE(layout_from_modinfo("1200"));
+    EXPECT_FALSE(layout_from_modinfo("112"));
+    EXPECT_FALSE(layout_from_modinfo("16 "));
+    EXPECT_FALSE(layout_from_modinfo(""));
+}
+
 }  // namespace
 }  // namespace itr
