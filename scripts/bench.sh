@@ -14,6 +14,7 @@
 #   itr_perf_bench      BPF raw tracepoint -> perf buffer -> real reader (root)
 #   netlink_flood.sh    netlink backend under a bounded veth flood (root)
 #   bench/vm/perf.sh    module backend per-packet cost, start-up, teardown in QEMU
+#   bench/vm/startup.sh where the start-up time goes, step by step, in QEMU
 # The VM run honours ITR_VM_DIR / ITR_VM_CACHE (see scripts/vmtest.sh).
 # Figures and how to read them: BENCHMARKS.md.
 set -uo pipefail
@@ -93,12 +94,13 @@ fi
 
 # --- 4. per packet, start-up, teardown in the VM ------------------------------------------
 if [ $VM = 1 ]; then
-	echo "bench: VM ($KERNEL, QEMU TCG) bench/vm/perf.sh"
-	"$REPO/scripts/vmtest.sh" --kernel "$KERNEL" --jobs 2 --scenario "$REPO/bench/vm/perf.sh" > "$T/vm.log" 2>&1
+	echo "bench: VM ($KERNEL, QEMU TCG) bench/vm/perf.sh, bench/vm/startup.sh"
+	"$REPO/scripts/vmtest.sh" --kernel "$KERNEL" --jobs 2 --scenario "$REPO/bench/vm/perf.sh" \
+		--scenario "$REPO/bench/vm/startup.sh" > "$T/vm.log" 2>&1
 	grep -a 'ITR-BENCH\|ITR-RESULT' "$T/vm.log" | sed 's/^/  /'
 	s=$(grep -a 'ITR-BENCH vm_summary' "$T/vm.log" | tail -n 1)
+	get() { echo "$s" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	if [ -n "$s" ]; then
-		get() { echo "$s" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 		row "VM $KERNEL per packet (TCG)" "(a) no tracer" "$(get a_ns_per_pkt) ns/pkt = 1.00"
 		row "VM $KERNEL per packet (TCG)" "(b) loaded, filter does not match" "$(get b_ns_per_pkt) ns/pkt = $(get b_ratio)"
 		row "VM $KERNEL per packet (TCG)" "(c) loaded, every packet traced" "$(get c_ns_per_pkt) ns/pkt = $(get c_ratio)"
@@ -110,6 +112,19 @@ if [ $VM = 1 ]; then
 	else
 		row "VM $KERNEL per packet (TCG)" "-" "no result (see: scripts/vmtest.sh --kernel $KERNEL --scenario bench/vm/perf.sh)"
 		tail -n 20 "$T/vm.log"
+	fi
+	s=$(grep -a 'ITR-BENCH vm_startup_summary' "$T/vm.log" | tail -n 1)
+	if [ -n "$s" ]; then
+		row "VM $KERNEL start-up (TCG)" "start -> ready file (-v), starts 2-6" "median $(get ready_ms_median) ms, max $(get ready_ms_max) ms"
+		grep -a 'ITR-BENCH vm_startup_median' "$T/vm.log" | grep -v walked |
+			sed -n 's/.* ms=\([0-9.]*\) step="\(.*\)"/\2|\1/p' | while IFS='|' read -r step ms; do
+				printf '%s\n' "$step|$ms"
+			done > "$T/steps"
+		while IFS='|' read -r step ms; do
+			row "VM $KERNEL start-up (TCG)" "  step: ${step:0:40}" "median $ms ms"
+		done < "$T/steps"
+	else
+		row "VM $KERNEL start-up (TCG)" "-" "no result (see: scripts/vmtest.sh --kernel $KERNEL --scenario bench/vm/startup.sh)"
 	fi
 fi
 

@@ -17,7 +17,8 @@
 #   --timeout SECS   default per-scenario timeout (a scenario may say "# itr-timeout: N")
 #   --jobs N         parallel build jobs (default: nproc)
 # Environment: ITR_VM_DIR (default build/vm), ITR_VMTEST_BTF=kernel to generate
-# vmlinux.h from the guest kernel's BTF instead of the host's.
+# vmlinux.h from the guest kernel's BTF instead of the host's, ITR_VM_SMP=N for
+# N vCPUs on multi-threaded TCG (default 1, single-threaded; benchmarks only).
 set -uo pipefail
 . "$(dirname "$0")/vm/common.sh"
 

@@ -221,9 +221,8 @@ int run(const Options& opts)
         std::cerr << kProg << "lost " << n << " events" << (cpu >= 0 ? " on CPU " + std::to_string(cpu) : "")
                   << "\n";
     };
-    int code = 0;
-    while (!stop_requested()) {
-        auto st = (*backend)->poll(200, on_event, on_lost);
+    // After each poll (and the final drain): the batch, diagnostics, output.
+    auto after_poll = [&] {
         for (auto& ev : batch)
             emit(ev);
         batch.clear();
@@ -233,16 +232,41 @@ int run(const Options& opts)
         }
         sink->flush();
         std::cout.flush();
-        if (!std::cout) {
+        if (!std::cout)
             out_closed = true;  // reader went away (| head): a normal end
+    };
+    int code = 0;
+    bool count_reached = false;
+    while (!stop_requested()) {
+        auto st = (*backend)->poll(200, on_event, on_lost);
+        after_poll();
+        if (out_closed)
             break;
-        }
         if (!st) {
             code = fail(st.error());
             break;
         }
-        if (opts.catch_count && printed >= opts.catch_count)
+        if (opts.catch_count && printed >= opts.catch_count) {
+            count_reached = true;
             break;
+        }
+    }
+    // Stopped by a signal (or an error): what the kernel buffered before it
+    // is still shown. Then every loss is accounted for, also the last
+    // burst's, which the perf buffer itself never got to report.
+    if (code == 0 && !out_closed && !count_reached) {
+        if (auto st = (*backend)->drain(on_event, on_lost); !st)
+            code = fail(st.error());
+        after_poll();
+    }
+    if (uint64_t n = (*backend)->take_unreported_lost(); n > 0) {
+        sink->lost(n, -1);
+        std::cerr << kProg << "lost " << n << " events that the kernel could not buffer at the end"
+                  << " (the perf buffer had not reported them yet)\n";
+        if (!out_closed) {
+            sink->flush();
+            std::cout.flush();
+        }
     }
     std::cerr << kProg << (*backend)->summary();
     if (enricher) {

@@ -29,6 +29,19 @@ public:
     // Returns an error only for a fatal condition. EINTR is not an error
     // (return normally so the caller can check its stop flag).
     virtual Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) = 0;
+    // At exit, after the last poll: hands over what is still buffered,
+    // without waiting, so that Ctrl-C does not drop what happened before it.
+    virtual Status drain(const EventFn& on_event, const LostFn& on_lost)
+    {
+        (void)on_event;
+        (void)on_lost;
+        return ok_status();
+    }
+    // At exit, after drain: events the kernel could not deliver that no
+    // loss report has counted yet (a perf buffer reports a loss only with
+    // the next sample it can take, and the last burst has none). Counted
+    // into the backend's own totals; 0 when everything is accounted for.
+    virtual uint64_t take_unreported_lost() { return 0; }
     // Totals for the exit summary, e.g. "events 120, lost 0".
     virtual std::string summary() const = 0;
 };

@@ -260,6 +260,44 @@ public:
         return ok_status();
     }
 
+    Status drain(const EventFn& on_event, const LostFn& on_lost) override
+    {
+        cur_event_ = &on_event;
+        cur_lost_ = &on_lost;
+        int rc = reader_->drain();
+        cur_event_ = nullptr;
+        cur_lost_ = nullptr;
+        if (rc < 0 && rc != -EINTR)
+            return Error{"reading the perf buffer: " + std::string(std::strerror(-rc)), ""};
+        return ok_status();
+    }
+
+    // Every failed bpf_perf_event_output() is counted by our programs
+    // (output_err); the perf buffer reports the same losses only when a
+    // later sample gets in.
+    uint64_t take_unreported_lost() override
+    {
+        const uint64_t refused = stat_total(ITR_STAT_OUTPUT_ERR);
+        if (refused <= lost_)
+            return 0;
+        const uint64_t n = refused - lost_;
+        lost_ = refused;
+        return n;
+    }
+
+    uint64_t stat_total(__u32 key) const
+    {
+        int ncpu = libbpf_num_possible_cpus();
+        if (ncpu <= 0)
+            return 0;
+        std::vector<__u64> vals(static_cast<size_t>(ncpu));
+        uint64_t sum = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &key, vals.data()) == 0)
+            for (auto v : vals)
+                sum += v;
+        return sum;
+    }
+
     std::string summary() const override
     {
         std::ostringstream s;
@@ -279,19 +317,9 @@ public:
     {
         static const char* names[ITR_STAT_MAX] = {"seen", "matched", "stack_full", "return_unmatched",
                                                   "output_err", "rule_events"};
-        int ncpu = libbpf_num_possible_cpus();
         std::ostringstream s;
-        if (ncpu <= 0)
-            return "?";
-        std::vector<__u64> vals(static_cast<size_t>(ncpu));
-        int fd = bpf_map__fd(skel_->maps.stats);
-        for (__u32 k = 0; k < ITR_STAT_MAX; k++) {
-            __u64 sum = 0;
-            if (bpf_map_lookup_elem(fd, &k, vals.data()) == 0)
-                for (auto v : vals)
-                    sum += v;
-            s << (k ? " " : "") << names[k] << '=' << sum;
-        }
+        for (__u32 k = 0; k < ITR_STAT_MAX; k++)
+            s << (k ? " " : "") << names[k] << '=' << stat_total(k);
         return s.str();
     }
 

@@ -82,4 +82,12 @@ int PerfReader::poll(int timeout_ms)
     return static_cast<int>(cb_->handled);
 }
 
+int PerfReader::drain()
+{
+    cb_->handled = 0;
+    if (int c = perf_buffer__consume(pb_.get()); c < 0)
+        return c;
+    return static_cast<int>(cb_->handled);
+}
+
 }  // namespace itr

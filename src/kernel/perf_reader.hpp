@@ -25,6 +25,9 @@ public:
     // that did not reach the wake-up threshold). Returns the number of
     // samples handled, or -errno (-EINTR when a signal arrived).
     int poll(int timeout_ms);
+    // Hands over everything buffered now, without waiting (at exit).
+    // Returns the number of samples handled, or -errno.
+    int drain();
 
 private:
     struct Callbacks {

@@ -86,6 +86,7 @@ class NetlinkBackend final : public TraceBackend {
 public:
     std::string name() const override { return "netlink"; }
     Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override;
+    Status drain(const EventFn& on_event, const LostFn& on_lost) override { return poll(0, on_event, on_lost); }
     std::string summary() const override
     {
         // Sequence gaps count every record dropped before one that was read;
