@@ -4,7 +4,11 @@
  * lacks UDP in nc and a way to choose ports or the ICMP echo id.
  * Built static by scripts/vm/mkinitramfs.sh; numeric addresses only.
  *
- *   itr-net udp ADDR PORT [SPORT [COUNT]]       send COUNT (1) datagrams "itr\n"
+ *   itr-net udp ADDR PORT [SPORT [COUNT [SIZE [HBH]]]]
+ *                                               send COUNT (1) datagrams "itr\n" (padded to
+ *                                               SIZE bytes, at most 60000: larger than the
+ *                                               MTU makes fragments); HBH=1 adds an IPv6
+ *                                               Hop-by-Hop header (8 bytes, PadN)
  *   itr-net udp-recv ADDR PORT TIMEOUT          wait for one datagram, print it
  *   itr-net tcp ADDR PORT [SPORT [TIMEOUT]]     connect, send "itr\n", close
  *                                               exit 0 connected, 3 refused/reset, 4 timeout
@@ -114,14 +118,27 @@ static int cmd_udp(int argc, char **argv)
 	socklen_t len;
 	int fam = parse_addr(argv[2], arg(argc, argv, 3, 0), &ss, &len);
 	unsigned sport = arg(argc, argv, 4, 0), count = arg(argc, argv, 5, 1);
+	unsigned size = arg(argc, argv, 6, 4), hbh = arg(argc, argv, 7, 0);
+	static char buf[60000] = "itr\n";
 	int fd = socket(fam, SOCK_DGRAM, 0);
 
 	if (fd < 0)
 		return die("socket");
+	if (size < 4 || size > sizeof(buf))
+		return fprintf(stderr, "itr-net: SIZE 4..%zu\n", sizeof(buf)), 2;
+	if (hbh) {
+		/* next header (filled in), length 0 (8 bytes), PadN of 4 */
+		static const unsigned char opt[8] = { 0, 0, 1, 4, 0, 0, 0, 0 };
+
+		if (fam != AF_INET6)
+			return fprintf(stderr, "itr-net: HBH needs an IPv6 address\n"), 2;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_HOPOPTS, opt, sizeof(opt)) < 0)
+			return die("IPV6_HOPOPTS");
+	}
 	if (bind_port(fd, fam, sport, NULL) < 0)
 		return die("bind");
 	for (unsigned i = 0; i < count && i < 10000; i++)
-		if (sendto(fd, "itr\n", 4, 0, (struct sockaddr *)&ss, len) < 0)
+		if (sendto(fd, buf, size, 0, (struct sockaddr *)&ss, len) < 0)
 			return die("sendto");
 	return 0;
 }
