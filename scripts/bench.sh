@@ -115,7 +115,7 @@ if [ $VM = 1 ]; then
 	fi
 	s=$(grep -a 'ITR-BENCH vm_startup_summary' "$T/vm.log" | tail -n 1)
 	if [ -n "$s" ]; then
-		row "VM $KERNEL start-up (TCG)" "start -> ready file (-v), starts 2-6" "median $(get ready_ms_median) ms, max $(get ready_ms_max) ms"
+		row "VM $KERNEL start-up (TCG)" "start -> ready file (-v), starts 2-6" "min $(get ready_ms_min), median $(get ready_ms_median), max $(get ready_ms_max) ms"
 		grep -a 'ITR-BENCH vm_startup_median' "$T/vm.log" | grep -v walked |
 			sed -n 's/.* ms=\([0-9.]*\) step="\(.*\)"/\2|\1/p' | while IFS='|' read -r step ms; do
 				printf '%s\n' "$step|$ms"

@@ -1,3 +1,6 @@
+#include <time.h>
+
+#include <cstdint>
 #include <iostream>
 #include <variant>
 
@@ -6,10 +9,14 @@
 
 int main(int argc, char** argv)
 {
+    struct timespec t0 {};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     auto parsed = itr::parse_cli(argc, argv);
     if (auto* exit = std::get_if<itr::CliExit>(&parsed)) {
         (exit->code == 0 ? std::cout : std::cerr) << exit->message << (exit->message.empty() ? "" : "\n");
         return exit->code;
     }
-    return itr::run(std::get<itr::Options>(parsed));
+    auto& opts = std::get<itr::Options>(parsed);
+    opts.main_start_ns = int64_t(t0.tv_sec) * 1000000000LL + t0.tv_nsec;
+    return itr::run(opts);
 }

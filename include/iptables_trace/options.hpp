@@ -46,6 +46,7 @@ struct Options {
     std::optional<std::string> kmod_path;  // --kmod: module file instead of the embedded one
     std::optional<std::string> ready_file;  // --ready-file: created once tracing is live
     bool verbose = false;
+    int64_t main_start_ns = 0;  // CLOCK_MONOTONIC when main() began (-v start-up times); 0 = unknown
 };
 
 struct CliExit {
