@@ -205,6 +205,16 @@ static __always_inline __u32 itr_push_depth(__u32 depth, __u64 top_start)
 	return depth;
 }
 
+/* Depth to push at on a frame stack (struct itr_stack or itr_nft_stack),
+ * stale entries dropped; ITR_STACK_DEPTH when full. */
+#define itr_free_depth(st)                                                   \
+	({                                                                   \
+		__u32 _d = (st)->depth;                                      \
+		if (_d > ITR_STACK_DEPTH)                                    \
+			_d = ITR_STACK_DEPTH;                                \
+		itr_push_depth(_d, _d > 0 ? (st)->f[itr_slot(_d - 1)].start_ns : 0); \
+	})
+
 /*
  * nf_trace was set when the call began. If an outer call of ours on this
  * CPU holds the same skb, the module set that bit for the outer call: the
@@ -261,10 +271,7 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	st = bpf_map_lookup_elem(&ipt_stack, &zero);
 	if (!st)
 		return 0;
-	depth = st->depth;
-	if (depth > ITR_STACK_DEPTH)
-		depth = ITR_STACK_DEPTH;
-	depth = itr_push_depth(depth, depth > 0 ? st->f[itr_slot(depth - 1)].start_ns : 0);
+	depth = itr_free_depth(st);
 	if (depth >= ITR_STACK_DEPTH) {
 		itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
@@ -493,10 +500,7 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 	st = bpf_map_lookup_elem(&nft_stack, &zero);
 	if (!st)
 		return 0;
-	depth = st->depth;
-	if (depth > ITR_STACK_DEPTH)
-		depth = ITR_STACK_DEPTH;
-	depth = itr_push_depth(depth, depth > 0 ? st->f[itr_slot(depth - 1)].start_ns : 0);
+	depth = itr_free_depth(st);
 	if (depth >= ITR_STACK_DEPTH) {
 		itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
