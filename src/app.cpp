@@ -150,6 +150,8 @@ int run(const Options& opts)
                               " needs each table's verdict, which only the module backend reports",
                           "run where the module backend works, or trace without it"},
                     2);
+    if (*which != Backend::Module)
+        release_module_backend_caches();
     clock.mark("choosing the backend");
     auto backend = *which == Backend::Module ? make_module_backend(opts) : make_netlink_backend(opts);
     if (!backend)

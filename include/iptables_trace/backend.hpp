@@ -51,6 +51,11 @@ public:
 std::optional<std::string> module_backend_unavailable(const Options& opts);
 std::optional<std::string> netlink_backend_unavailable(const Options& opts);
 
+// The kernel BTF that module_backend_unavailable() may have parsed (several
+// MB), kept for the module backend's set-up; free it when another backend
+// was chosen.
+void release_module_backend_caches();
+
 // Set up everything (maps, programs, module / nft table, logger binding) and
 // return an owner whose destructor tears it all down in reverse order.
 Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts);

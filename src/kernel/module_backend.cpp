@@ -358,6 +358,8 @@ std::optional<std::string> module_backend_unavailable(const Options& opts)
     return std::nullopt;
 }
 
+void release_module_backend_caches() { KernelBtf::release_shared(); }
+
 Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
 {
     // -v: the cost of each set-up step (start-up time is a measured target).
