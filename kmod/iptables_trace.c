@@ -49,6 +49,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
+#include <net/netfilter/nf_log.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
@@ -123,6 +124,27 @@ ITR_LAYOUT_MODINFO(itr_modinfo_ipt_args, ipt_do_table,
 		   'i', 't', 'r', '_', 'i', 'p', 't', '_', 'a', 'r', 'g', 's');
 ITR_LAYOUT_MODINFO(itr_modinfo_ip6t_args, ip6t_do_table,
 		   'i', 't', 'r', '_', 'i', 'p', '6', 't', '_', 'a', 'r', 'g', 's');
+
+/*
+ * The probed functions by address where we can: a kprobe given only a name
+ * looks it up with kallsyms_lookup_name(), a walk over every kernel symbol
+ * before 6.2 (twice for a kretprobe), which under an emulated CPU was most
+ * of the start-up on 5.10 (120-160 ms a kretprobe). Weak references: the
+ * loader leaves them NULL when the exporting module is not loaded, and then
+ * the name is used (and -ENOENT says it is absent).
+ */
+extern typeof(ipt_do_table) ipt_do_table __weak;
+extern typeof(ip6t_do_table) ip6t_do_table __weak;
+extern typeof(nf_log_trace) nf_log_trace __weak;
+
+/* Probe at `addr` when known, else by `symbol`. */
+static void itr_kprobe_target(struct kprobe *kp, void *addr, const char *symbol)
+{
+	if (addr)
+		kp->addr = (kprobe_opcode_t *)addr;
+	else
+		kp->symbol_name = symbol;
+}
 
 /* The compiled-in skb index, -1 when the prototype is not one we know. */
 #define ITR_SKB_ARG(fn) (ITR_PROTO_NEW(fn) ? 1 : ITR_PROTO_OLD(fn) ? 0 : -1)
@@ -481,15 +503,15 @@ static void itr_prog_put(struct bpf_prog **prog)
 	*prog = NULL;
 }
 
-static int itr_table_register(struct itr_table_probe *tp, const char *symbol,
-			      int skb_arg, kretprobe_handler_t entry,
-			      kretprobe_handler_t ret)
+static int itr_table_register(struct itr_table_probe *tp, void *addr,
+			      const char *symbol, int skb_arg,
+			      kretprobe_handler_t entry, kretprobe_handler_t ret)
 {
 	int maxactive = min_t(int, 64 * num_possible_cpus(), 16384);
 	int err;
 
 	tp->skb_arg = skb_arg;
-	tp->rp.kp.symbol_name = symbol;
+	itr_kprobe_target(&tp->rp.kp, addr, symbol);
 	tp->rp.entry_handler = entry;
 	tp->rp.handler = ret;
 	tp->rp.data_size = sizeof(struct itr_call);
@@ -607,7 +629,7 @@ static int __init itr_init(void)
 
 	/* nf_log_trace first: once packets get marked their logs must already
 	 * be kept out of the kernel log. */
-	itr_log_kp.symbol_name = "nf_log_trace";
+	itr_kprobe_target(&itr_log_kp, (void *)nf_log_trace, "nf_log_trace");
 	itr_log_kp.pre_handler = itr_log_pre;
 	err = register_kprobe(&itr_log_kp);
 	if (err) {
@@ -622,8 +644,8 @@ static int __init itr_init(void)
 		itr_trace_registered = true;
 	has_trace_tg = itr_trace_registered;
 
-	err = itr_table_register(&itr_ipt, "ipt_do_table", ipt_skb_arg,
-				 itr_ipt_entry, itr_ipt_return);
+	err = itr_table_register(&itr_ipt, (void *)ipt_do_table, "ipt_do_table",
+				 ipt_skb_arg, itr_ipt_entry, itr_ipt_return);
 	if (err) {
 		pr_err("cannot probe ipt_do_table: error %d%s\n", err,
 		       err == -ENOENT ? " (is ip_tables loaded?)" : "");
@@ -631,9 +653,9 @@ static int __init itr_init(void)
 	}
 
 	if (itr_ip6t.entry) {
-		err = itr_table_register(&itr_ip6t, "ip6t_do_table",
-					 ip6t_skb_arg, itr_ip6t_entry,
-					 itr_ip6t_return);
+		err = itr_table_register(&itr_ip6t, (void *)ip6t_do_table,
+					 "ip6t_do_table", ip6t_skb_arg,
+					 itr_ip6t_entry, itr_ip6t_return);
 		if (err == -ENOENT) {
 			pr_info("ip6t_do_table not found (ip6_tables not loaded): IPv6 not traced\n");
 			itr_prog_put(&itr_ip6t.entry);
