@@ -136,6 +136,13 @@ ITR_LAYOUT_MODINFO(itr_modinfo_ip6t_args, ip6t_do_table,
 extern typeof(ipt_do_table) ipt_do_table __weak;
 extern typeof(ip6t_do_table) ip6t_do_table __weak;
 extern typeof(nf_log_trace) nf_log_trace __weak;
+/* nft_do_chain is probed by user space (libbpf); it takes the address from
+ * here for the same reason (root-only parameter, 0 if nf_tables is not in). */
+struct nft_pktinfo;
+unsigned int nft_do_chain(struct nft_pktinfo *pkt, void *priv) __weak;
+static unsigned long nft_do_chain_addr;
+module_param(nft_do_chain_addr, ulong, 0400);
+MODULE_PARM_DESC(nft_do_chain_addr, "address of nft_do_chain, 0 if unknown (read-only)");
 
 /* Probe at `addr` when known, else by `symbol`. */
 static void itr_kprobe_target(struct kprobe *kp, void *addr, const char *symbol)
@@ -622,6 +629,8 @@ static int __init itr_init(void)
 		       ipt_skb_arg, ip6t_skb_arg, ITR_SKB_ARG(ipt_do_table), ITR_SKB_ARG(ip6t_do_table));
 		return -EINVAL;
 	}
+
+	nft_do_chain_addr = (unsigned long)nft_do_chain;
 
 	err = itr_take_programs();
 	if (err)

@@ -7,7 +7,8 @@
 #    second argument in 5.16).
 #  - A normal start (-v) answers its kernel questions from sysfs alone and
 #    takes the layout from the module: no BTF parse, no /proc/kallsyms,
-#    the two slowest steps of start-up; and then traces correctly.
+#    the two slowest steps of start-up; places the nft probes by address;
+#    and then traces correctly.
 . "${ITR_LIB:-${0%/*}/lib.sh}"
 need_tracer
 
@@ -28,10 +29,16 @@ assert_count check.out "ip6t_do_table: $want" 2 "ip6t layout of a $major.$minor 
 
 netns_pair a b
 in_ns b iptables-legacy -A INPUT -p icmp -j ACCEPT
+modprobe nf_tables 2>/dev/null || skip "no nf_tables module"
 tracer_start tr -v -N b --proto icmp
 assert_match tr.err 'start-up: +kernel facts \(sysfs(, modules\.builtin)?\) ' "kernel facts from sysfs alone"
 assert_match tr.err "start-up: +signatures \(from the module's .modinfo" "layout from the module at start-up"
 assert_no_match tr.err 'kallsyms|BTF' "no /proc/kallsyms read, no BTF parsed by us at start-up"
+# Every probe placed by address (the module resolves them by reference):
+# no kallsyms_lookup_name() walk in the kernel either.
+assert_match tr.err 'start-up: +nft probes \(by address\) and perf buffer' "nft probes attached by address"
+addr=$(cat /sys/module/iptables_trace/parameters/nft_do_chain_addr)
+case $addr in ''|0|*[!0-9]*) fail "nft_do_chain_addr is '$addr', want a kernel address" ;; esac
 in_ns a itr-net ping "$NS2_V4" 4711 2 2 || fail "ping"
 wait_lines tr "$(rule_re filter INPUT 1 1)" 2 10 || { show_file tr; fail "two requests at filter INPUT rule 1"; }
 tracer_stop
