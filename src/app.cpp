@@ -158,21 +158,6 @@ int run(const Options& opts)
         return fail(backend.error());
 
     clock.mark("setting up the backend");
-    // Rule text: the rulesets are read once now, then again when they change.
-    std::unique_ptr<Enricher> enricher;
-    if (opts.rule_text) {
-        enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
-        if (auto st = enricher->prime(netns_inode); !st)
-            std::cerr << kProg << "rule text unavailable: " << st.error().what << "\n";
-    }
-    auto print_diagnostics = [&] {
-        if (enricher)
-            for (const auto& d : enricher->take_diagnostics())
-                std::cerr << kProg << d << "\n";
-    };
-    print_diagnostics();
-    if (enricher)
-        clock.mark("reading the rulesets");
     FateTracker fates;
 
     SinkOptions so;
@@ -189,6 +174,25 @@ int run(const Options& opts)
             ::close(fd);
     }
     std::cerr << kProg << "tracing with the " << (*backend)->name() << " backend; Ctrl-C to stop\n";
+
+    // Rule text: the rulesets are read once now, then again when they change.
+    // After the ready file: the probes are live and the kernel buffers what
+    // happens meanwhile; with many tables (one iptables-save each) this is
+    // the slowest step left and tracing need not wait for it.
+    std::unique_ptr<Enricher> enricher;
+    if (opts.rule_text) {
+        enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
+        if (auto st = enricher->prime(netns_inode); !st)
+            std::cerr << kProg << "rule text unavailable: " << st.error().what << "\n";
+    }
+    auto print_diagnostics = [&] {
+        if (enricher)
+            for (const auto& d : enricher->take_diagnostics())
+                std::cerr << kProg << d << "\n";
+    };
+    print_diagnostics();
+    if (enricher)
+        clock.mark("reading the rulesets (tracing already live)");
 
     uint64_t printed = 0;
     bool out_closed = false;
