@@ -72,7 +72,7 @@ std::optional<uint32_t> KernelBtf::vmlinux_func(const std::string& name)
         const int id = btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_FUNC);
         return id > 0 ? std::optional<uint32_t>(uint32_t(id)) : std::nullopt;
     }
-    if (scanned_.empty()) {
+    if (!scanned_) {
         const uint32_t n = btf__type_cnt(btf);
         for (uint32_t id = 1; id < n; id++) {
             const struct btf_type* t = btf__type_by_id(btf, id);
@@ -85,7 +85,7 @@ std::optional<uint32_t> KernelBtf::vmlinux_func(const std::string& name)
                 if (std::strcmp(tn, f) == 0 && !vmlinux_funcs_.count(f))
                     vmlinux_funcs_.emplace(f, id);
         }
-        scanned_.assign(std::begin(kStartupFuncs), std::end(kStartupFuncs));
+        scanned_ = true;
     }
     if (auto it = vmlinux_funcs_.find(name); it != vmlinux_funcs_.end())
         return it->second;

@@ -11,7 +11,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace itr {
 
@@ -50,7 +49,7 @@ private:
     bool vmlinux_tried_ = false;
     // Names of every FUNC in vmlinux we were asked about, from one scan.
     std::map<std::string, uint32_t> vmlinux_funcs_;
-    std::vector<std::string> scanned_;
+    bool scanned_ = false;  // vmlinux_funcs_ holds the one scan's results
     // Module BTF is cached only once found: a module may be loaded later.
     std::map<std::string, BtfPtr> modules_;
 };
