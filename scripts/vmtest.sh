@@ -5,8 +5,9 @@
 #                     [--no-build | --binary PATH] [--timeout SECS] [--jobs N]
 #
 # Defaults: every kernel of scripts/vm/kernels.conf, every tests/vm/*.sh but lib.sh.
-# For each kernel: fetch the pinned packages (scripts/vm/fetch-kernel.sh; the
-# .deb cache in build/vm/cache is reused), build the project against that
+# For each kernel: resolve the series to the newest Debian build and fetch it
+# (scripts/vm/fetch-kernel.sh; the .deb cache in build/vm/cache is reused;
+# ITR_VM_PIN_<KEY>=ABI[=VERSION] pins a build), build the project against that
 # kernel into build/vm/KEY/build (module against its headers), pack an
 # initramfs, boot it once and run every scenario in it. Prints the guest's
 # console, one "ITR-RESULT kernel scenario PASS|FAIL|SKIP" line per scenario
@@ -75,6 +76,7 @@ done
 
 SUMMARY=()   # "kernel|scenario|result|reason"
 TIMES=()     # "kernel|fetch|build|guest"
+USED=()      # "kernel|packages": the exact builds the run used
 ANY_FAIL=0
 now() { date +%s; }
 
@@ -95,6 +97,7 @@ for K in "${KERNELS[@]}"; do
 	fi
 	# shellcheck disable=SC1091
 	. "$OUT/env"
+	USED+=("$K|$KPKGS")
 	t1=$(now)
 
 	BIN=
@@ -171,6 +174,9 @@ for r in "${TIMES[@]}"; do
 	IFS='|' read -r k a b c <<< "$r"
 	printf '%-6s %8s %8s %8s\n' "$k" "$a" "$b" "$c"
 done
+echo
+echo "kernel packages used:"
+for r in "${USED[@]}"; do printf '  %-6s %s\n' "${r%%|*}" "${r#*|}"; done
 if [ "$ANY_FAIL" -ne 0 ]; then echo "vmtest: FAILED"; exit 1; fi
 echo "vmtest: OK"
 exit 0

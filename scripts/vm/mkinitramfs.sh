@@ -171,6 +171,7 @@ cat > "$STAGE/itr/conf" <<EOF
 ITR_KERNEL='$KEY'
 ITR_KREL='$KREL'
 ITR_DEFAULT_TIMEOUT='$TIMEOUT'
+ITR_CI='$([ "${CI:-}" = true ] && echo 1 || echo 0)'
 EOF
 cp "$ITR_VM_SCRIPTS/init" "$STAGE/init"
 chmod 755 "$STAGE/init"

@@ -31,7 +31,13 @@ skip() {
 	exit 77
 }
 
-need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not available"; }
+# A tool the initramfs should carry: a skip on a developer's run, a failure
+# on CI (ITR_CI=1), where it means scripts/vm/mkinitramfs.sh lost it.
+need_cmd() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	[ "${ITR_CI:-0}" = 1 ] && fail "$1 is not in the guest (under CI a missing tool is a failure)"
+	skip "$1 is not available"
+}
 need_tracer() { need_cmd iptables-trace; }
 
 # --- assertions --------------------------------------------------------------
