@@ -22,6 +22,7 @@
 
 #include "iptables_trace/backend.hpp"
 #include "internal.hpp"
+#include "iptables_trace/resources.hpp"
 
 namespace itr::netlink {
 
@@ -104,6 +105,7 @@ public:
     }
 
     // Owners, in acquisition order: destroyed in reverse.
+    std::optional<ModprobedModule> nflog_module_;  // when nfnetlink_log had to be loaded
     NetnsTarget ns_;
     std::optional<NflogGroup> nflog_;
     Fd ifsock_;  // AF_UNIX socket in the traced netns, for SIOCGIFNAME
@@ -207,6 +209,14 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         return rules.error();
 
     auto be = std::make_unique<NetlinkBackend>();
+    // Debian builds nfnetlink_log as a module that nothing loads before the
+    // first NFLOG user; unloaded again at exit if we loaded it.
+    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0) {
+        auto m = ModprobedModule::ensure("nfnetlink_log");
+        if (!m)
+            return Error{"netlink backend: " + m.error().what, ""};
+        be->nflog_module_.emplace(std::move(*m));
+    }
     auto ns = open_netns(opts.netns ? std::optional<std::string>(opts.netns->text) : std::nullopt);
     if (!ns)
         return ns.error();
@@ -275,7 +285,7 @@ std::optional<std::string> netlink_backend_unavailable(const Options& opts)
         return "it cannot filter by pid (-p): nfnetlink_log does not report the task; use --backend module";
     if (geteuid() != 0)
         return "it needs root (CAP_NET_ADMIN) to add an nftables table and bind nfnetlink_log";
-    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0)
+    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0 && !kernel_module_available("nfnetlink_log"))
         return "nfnetlink_log is not available (CONFIG_NETFILTER_NETLINK_LOG)";
     if (access("/proc/sys/net/netfilter/nf_log/2", F_OK) != 0)
         return "the nf_log sysctl (/proc/sys/net/netfilter/nf_log) is missing";
