@@ -86,6 +86,11 @@ void append_escaped_quoted_body(std::string& out, std::string_view text);
 // so a hostile or garbled name cannot break the line or the terminal.
 void append_sanitized(std::string& out, std::string_view text);
 
+// Text that is already one printable line (a fate statement, enriched rule
+// text) made safe for a terminal once more: control bytes (< 0x20) and DEL
+// become \xNN, everything else passes through (spaces, quotes, UTF-8).
+void append_controls_escaped(std::string& out, std::string_view text);
+
 // Length of the valid UTF-8 sequence at s[0] (1..4), or 0 when s does not
 // start with one (overlong forms, surrogates and > U+10FFFF are invalid).
 std::size_t utf8_sequence_length(std::string_view s);

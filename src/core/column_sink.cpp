@@ -30,15 +30,7 @@ public:
         line_ += "fate=[";
         // Names inside come from the kernel and rulesets: no control byte
         // may reach the terminal.
-        for (char c : statement) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u < 0x20 || u == 0x7f) {
-                line_ += "\\x";
-                line_ += "0123456789abcdef"[u >> 4];
-                line_ += "0123456789abcdef"[u & 15];
-            } else
-                line_ += c;
-        }
+        append_controls_escaped(line_, statement);
         line_ += "]\n";
         out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
     }

@@ -390,6 +390,16 @@ void append_rule_suffix(std::string& out, const TraceEvent& ev) {
     out.push_back('"');
 }
 
+void append_controls_escaped(std::string& out, std::string_view text) {
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f)
+            append_hex_byte(out, c);
+        else
+            out.push_back(ch);
+    }
+}
+
 void append_sanitized(std::string& out, std::string_view text) {
     // Fast path: plain printable ASCII without spaces or backslashes.
     bool plain = true;
