@@ -28,6 +28,7 @@ namespace {
 constexpr uint32_t kNfprotoInet = 1, kNfprotoIpv4 = 2, kNfprotoIpv6 = 10;
 constexpr std::size_t kMaxCpu = 4096;    // CPU numbers above it skip the per-CPU rule
 constexpr std::size_t kSpareBlocks = 16;  // printed blocks kept for reuse
+constexpr std::size_t kSpareSections = 64;  // and their table calls
 
 // NF_DROP, NF_STOLEN, NF_QUEUE, NF_STOP: the hook's walk ends with them.
 bool ends_walk(uint32_t raw) {
@@ -193,6 +194,7 @@ struct TreeView::Impl {
     FateTracker fates;
     std::list<Block> open;  // oldest first
     std::list<Block> spare;
+    std::vector<Section> spare_sections;
     std::unordered_map<WalkKey, BlockIt, WalkKeyHash> walks;
     std::unordered_map<PacketId, BlockIt, PacketIdHash> by_packet;  // a packet's latest block
     std::vector<std::vector<BlockIt>> done_on_cpu;
@@ -315,7 +317,7 @@ struct TreeView::Impl {
         }
         Section* s = b.sections.empty() ? nullptr : &b.sections.back();
         if (!s || s->nft || s->returned || s->table != ev.table) {
-            s = &b.sections.emplace_back();
+            s = &new_section(b);
             s->pf = ev.pf;
             s->table = ev.table;
             ++b.unreturned;
@@ -354,7 +356,7 @@ struct TreeView::Impl {
         if (s && !s->nft && !s->returned && s->table == ev.table) {
             --b.unreturned;
         } else {  // no Rule event of this call (or they went to another block)
-            s = &b.sections.emplace_back();
+            s = &new_section(b);
             s->pf = ev.pf;
             s->table = ev.table;
         }
@@ -375,7 +377,7 @@ struct TreeView::Impl {
     }
 
     void add_nft(Block& b, const TraceEvent& ev) {
-        Section& s = b.sections.emplace_back();
+        Section& s = new_section(b);
         s.nft = true;
         s.returned = true;
         s.pf = ev.pf;
@@ -394,6 +396,21 @@ struct TreeView::Impl {
         }
     }
 
+    // A section for b, reusing the storage of a printed one.
+    Section& new_section(Block& b) {
+        if (spare_sections.empty()) return b.sections.emplace_back();
+        Section& s = b.sections.emplace_back(std::move(spare_sections.back()));
+        spare_sections.pop_back();
+        s.nft = s.returned = s.undecided = false;
+        s.verdict.reset();
+        s.cost_ns.reset();
+        s.last_builtin = 0;
+        s.stack.clear();
+        s.lines.clear();
+        s.statement.clear();
+        return s;
+    }
+
     void unlist(BlockIt b) {
         auto& v = done_on_cpu[*b->cpu];
         v.erase(std::find(v.begin(), v.end(), b));
@@ -407,6 +424,8 @@ struct TreeView::Impl {
         walks.erase(b->key);
         if (auto p = by_packet.find(b->key.id); p != by_packet.end() && p->second == b) by_packet.erase(p);
         if (b->listed) unlist(b);
+        for (Section& s : b->sections)
+            if (spare_sections.size() < kSpareSections) spare_sections.push_back(std::move(s));
         b->sections.clear();
         b->in_dev.clear();
         b->out_dev.clear();
