@@ -500,43 +500,22 @@ struct TreeView::Impl {
         o += ' ';
         append_pkt_info(o, p);
         paint(o, sgr::reset);
-        if (p.ip_version == 4 || p.ip_version == 6) {
-            o += " len=";
-            append_uint(o, p.ip_len);
-        }
-        if (!b.in_dev.empty() || !b.out_dev.empty()) {
-            if (!b.in_dev.empty()) {
-                o += " in=";
-                append_sanitized(o, b.in_dev);
-            }
-            if (!b.out_dev.empty()) {
-                o += " out=";
-                append_sanitized(o, b.out_dev);
-            }
-        } else if (!p.ifname.empty()) {
-            o += " dev=";
-            append_sanitized(o, p.ifname);
-        }
-        if (p.dst_mac) {
-            o += " mac=";
-            append_mac(o, *p.dst_mac);
-        }
-        if (p.netns) {
-            o += " netns=";
-            append_uint(o, *p.netns);
-        }
-        if (p.skb) {
-            o += " skb=0x";
-            append_hex16(o, p.skb);
-        }
-        if (b.cpu) {
-            o += " cpu=";
-            append_uint(o, *b.cpu);
-        }
-        if (b.depth) {
-            o += " nested=";
-            append_uint(o, b.depth);
-        }
+        // " name=": the value is appended to what it returns.
+        auto field = [&o](std::string_view name) -> std::string& {
+            o += ' ';
+            o += name;
+            o += '=';
+            return o;
+        };
+        if (p.ip_version == 4 || p.ip_version == 6) append_uint(field("len"), p.ip_len);
+        if (!b.in_dev.empty()) append_sanitized(field("in"), b.in_dev);
+        if (!b.out_dev.empty()) append_sanitized(field("out"), b.out_dev);
+        if (b.in_dev.empty() && b.out_dev.empty() && !p.ifname.empty()) append_sanitized(field("dev"), p.ifname);
+        if (p.dst_mac) append_mac(field("mac"), *p.dst_mac);
+        if (p.netns) append_uint(field("netns"), *p.netns);
+        if (p.skb) append_hex16(field("skb") += "0x", p.skb);
+        if (b.cpu) append_uint(field("cpu"), *b.cpu);
+        if (b.depth) append_uint(field("nested"), b.depth);
         o += '\n';
     }
 
