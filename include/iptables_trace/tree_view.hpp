@@ -66,12 +66,17 @@
 //   - when the same table (or nf_tables chain) starts again for the same key
 //     (a reused skb, or a new packet with the same identity): the old block
 //     first;
-//   - by tick(now) once delay_ns has passed since the walk's last event: the
+//   - by tick(now) once delay_ns has passed since the walk's last event
+//     came (measured on the view's clock: the latest of the event stamps and
+//     tick() times seen, so a late batch of old events still waits): the
 //     last table of an accepted walk, a backend without table verdicts
 //     (netlink), a return that never came. A table call whose verdict was not
 //     seen says "(no verdict seen)";
 //   - when more than max_open blocks are open: the oldest, with a note;
 //   - by finish(), all of them (at exit).
+// Memory: at most max_open blocks of at most max_lines lines each, the
+// FateTracker's own cap (FateOptions), and a few printed blocks kept for
+// reuse.
 // Lost events are noted in every block open at the time on that CPU ("may be
 // incomplete"); nothing else goes to the stream for them (the app reports
 // losses on stderr).
