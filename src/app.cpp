@@ -121,10 +121,10 @@ int run(const Options& opts)
     // anything is loaded; the backends resolve it again for their own use.
     std::optional<uint32_t> netns_inode;
     if (opts.netns) {
-        auto ino = resolve_netns_inode(*opts.netns);
-        if (!ino)
-            return fail(Error{ino.error().what, ""}, 2);
-        netns_inode = *ino;
+        auto ns = open_netns(*opts.netns);
+        if (!ns)
+            return fail(Error{ns.error().what, ""}, 2);
+        netns_inode = ns->inode;
     }
 
     if (geteuid() != 0)

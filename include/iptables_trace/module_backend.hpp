@@ -20,8 +20,4 @@ inline constexpr const char* kLockFile = "/run/iptables-trace.lock";
 // (0 when the programs load).
 int run_module_check(const Options& opts, std::ostream& out);
 
-// -N: a netns inode ("4026531840"), "pid:N", a name under /var/run/netns, or
-// a path to a netns file, to the inode number the BPF filter compares.
-Result<uint32_t> resolve_netns_inode(const NetnsSpec& spec);
-
 }  // namespace itr

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "iptables_trace/netns.hpp"
 #include "iptables_trace/sink.hpp"
 
 namespace itr {
@@ -19,11 +20,6 @@ enum class Backend { Auto, Module, Netlink };
 struct IpAddr {
     uint8_t version = 4;                // 4 or 6
     std::array<uint8_t, 16> bytes{};    // network order, IPv4 in the first 4
-};
-
-// -N: a netns inode (digits), "pid:N", a name under /var/run/netns, or a path.
-struct NetnsSpec {
-    std::string text;
 };
 
 struct Options {

@@ -19,7 +19,7 @@ namespace itr {
 namespace {
 
 constexpr std::string_view kProg = "iptables-trace";
-constexpr uint32_t kPidMax = 4194304;  // PID_MAX_LIMIT on 64-bit
+constexpr uint32_t kPidMax = kPidMaxLimit;
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kMaxPages = 65536;
 
@@ -105,33 +105,6 @@ std::variant<uint32_t, Bad> parse_buffer(std::string_view s) {
     if (pages == 0 || pages > kMaxPages || (pages & (pages - 1)) != 0)
         return Bad{fmt::format("invalid buffer size '{}' for -B/--per-cpu-buffer: {} pages; {}", s, pages, want)};
     return static_cast<uint32_t>(pages);
-}
-
-std::optional<std::string> check_netns(const std::string& s) {
-    if (s.empty()) return "empty -N/--netns: want an inode number, pid:N, a name under /var/run/netns or a path";
-    bool all_digits = true;
-    for (char c : s)
-        if (c < '0' || c > '9') all_digits = false;
-    if (all_digits) {
-        auto v = parse_u64(s);
-        if (!v || *v == 0 || *v > UINT32_MAX) return fmt::format("invalid netns inode '{}' for -N/--netns", s);
-        return std::nullopt;
-    }
-    if (s.rfind("pid:", 0) == 0) {
-        auto v = parse_u64(std::string_view(s).substr(4));
-        if (!v || *v == 0 || *v > kPidMax)
-            return fmt::format("invalid pid in '{}' for -N/--netns: want pid:N with N in 1..{}", s, kPidMax);
-        return std::nullopt;
-    }
-    if (s.find('/') == std::string::npos) {
-        if (s == "." || s == ".." || s.size() > 255)
-            return fmt::format("invalid netns name '{}' for -N/--netns", s);
-    } else if (s.size() > 4095) {
-        return "netns path for -N/--netns is too long";
-    }
-    for (char c : s)
-        if (static_cast<unsigned char>(c) < 0x20) return "netns name for -N/--netns contains a control character";
-    return std::nullopt;
 }
 
 std::string first_line(std::string s) {
@@ -243,8 +216,9 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         o.pid = static_cast<uint32_t>(*v);
     }
     if (o_netns->count()) {
-        if (auto err = check_netns(netns_s)) return bad(*err);
-        o.netns = NetnsSpec{netns_s};
+        auto spec = parse_netns_spec(netns_s);
+        if (!spec) return bad(spec.error().what);
+        o.netns = std::move(*spec);
     }
     if (o_count->count()) {
         auto v = parse_u64(count_s);

@@ -85,7 +85,7 @@ Result<ModuleImage> module_image(const Options& opts)
         int err = 0;
         img.owned = read_file(*opts.kmod_path, err);
         if (err || img.owned.empty())
-            return Error{"--kmod " + *opts.kmod_path + ": " + (err ? std::strerror(err) : "empty file"), ""};
+            return Error{"--kmod " + *opts.kmod_path + ": " + (err ? errno_text(err) : std::string("empty file")), ""};
         img.bytes = img.owned;
         img.origin = *opts.kmod_path;
     } else {
@@ -206,7 +206,7 @@ Result<SkelPtr> open_and_load_once(const itr_config& cfg, bool nft, bool stats)
 {
     SkelPtr skel(iptables_trace_bpf__open());
     if (!skel)
-        return Error{"opening the BPF object: " + std::string(std::strerror(errno)), ""};
+        return Error{"opening the BPF object: " + errno_text(errno), ""};
     skel->rodata->itr_cfg = cfg;
     set_autoload_nft(skel.get(), nft);
     std::vector<std::pair<struct bpf_program*, std::string>> stats_logs;
@@ -224,7 +224,7 @@ Result<SkelPtr> open_and_load_once(const itr_config& cfg, bool nft, bool stats)
     }
     int err = iptables_trace_bpf__load(skel.get());
     if (err)
-        return Error{"loading the BPF programs: " + std::string(std::strerror(-err)),
+        return Error{"loading the BPF programs: " + errno_text(-err),
                      "run with -v, or `iptables-trace --check`, to see the verifier's log"};
     for (auto& [prog, buf] : stats_logs)
         std::cerr << "iptables-trace: start-up:     " << bpf_program__name(prog) << ": "
@@ -259,7 +259,7 @@ public:
         cur_event_ = nullptr;
         cur_lost_ = nullptr;
         if (rc < 0 && rc != -EINTR)
-            return Error{"reading the perf buffer: " + std::string(std::strerror(-rc)), ""};
+            return Error{"reading the perf buffer: " + errno_text(-rc), ""};
         return ok_status();
     }
 
@@ -271,7 +271,7 @@ public:
         cur_event_ = nullptr;
         cur_lost_ = nullptr;
         if (rc < 0 && rc != -EINTR)
-            return Error{"reading the perf buffer: " + std::string(std::strerror(-rc)), ""};
+            return Error{"reading the perf buffer: " + errno_text(-rc), ""};
         return ok_status();
     }
 
@@ -458,10 +458,10 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
 
     std::optional<uint32_t> netns;
     if (opts.netns) {
-        auto ino = resolve_netns_inode(*opts.netns);
-        if (!ino)
-            return ino.error();
-        netns = *ino;
+        auto ns = open_netns(*opts.netns);
+        if (!ns)
+            return ns.error();
+        netns = ns->inode;
     }
     auto skel = open_and_load(opts, *layouts, netns, f.nft_do_chain);
     if (!skel)
@@ -526,7 +526,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
                 l = bpf_program__attach(prog);
             }
             if (!l)
-                return Error{std::string("attaching ") + bpf_program__name(prog) + ": " + std::strerror(errno),
+                return Error{std::string("attaching ") + bpf_program__name(prog) + ": " + errno_text(errno),
                              ""};
             be->links_.emplace_back(l);
         }
@@ -631,12 +631,12 @@ int run_module_check(const Options& opts, std::ostream& out)
     libbpf_set_print(verbose_print);
     std::optional<uint32_t> netns;
     if (opts.netns) {
-        auto ino = resolve_netns_inode(*opts.netns);
-        if (!ino) {
-            out << "-N: " << ino.error().what << "\n";
+        auto ns = open_netns(*opts.netns);
+        if (!ns) {
+            out << ns.error().what << "\n";
             return 2;
         }
-        netns = *ino;
+        netns = ns->inode;
     }
     auto skel = open_and_load(opts, *layouts, netns, f.nft_do_chain);
     libbpf_set_print(nullptr);

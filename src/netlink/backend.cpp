@@ -104,7 +104,7 @@ public:
     }
 
     // Owners, in acquisition order: destroyed in reverse.
-    NetnsTarget ns_;
+    NetnsHandle ns_;
     std::optional<NflogGroup> nflog_;
     Fd ifsock_;  // AF_UNIX socket in the traced netns, for SIOCGIFNAME
     std::optional<StateFile> state_;
@@ -207,7 +207,7 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         return rules.error();
 
     auto be = std::make_unique<NetlinkBackend>();
-    auto ns = open_netns(opts.netns ? std::optional<std::string>(opts.netns->text) : std::nullopt);
+    auto ns = opts.netns ? open_netns(*opts.netns) : open_own_netns();
     if (!ns)
         return ns.error();
     be->ns_ = std::move(*ns);
@@ -306,6 +306,7 @@ Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
 {
     std::vector<std::string> notices;
     // Instances recorded in state files (they name their netns).
+    NetnsFinder finder;
     glob_t g{};
     if (glob(fmt::format("{}/netlink-*.state", netlink::kStateDir).c_str(), 0, nullptr, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; ++i) {
@@ -316,13 +317,14 @@ Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
             }
             if (st->pid == getpid() || netlink::process_alive(st->pid, st->start_time))
                 continue;
-            auto fd = netlink::find_netns_by_inode(st->netns);
+            auto fd = st->netns <= UINT32_MAX ? finder.open(static_cast<uint32_t>(st->netns))
+                                              : Result<Fd>(Error{"not a netns inode", ""});
             if (!fd) {
                 if (unlink(path.c_str()) == 0)
                     notices.push_back(fmt::format("removed {}: its netns {} no longer exists", path, st->netns));
                 continue;
             }
-            auto inside = netlink::ScopedNetns::enter(fd->get());
+            auto inside = ScopedNetns::enter(fd->get());
             if (!inside)
                 return inside.error();
             netlink::recover_here(st->netns, notices);
@@ -330,7 +332,7 @@ Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
     }
     globfree(&g);
     // A table left in our own netns without a state file.
-    auto self = netlink::open_netns(std::nullopt);
+    auto self = open_own_netns();
     if (self)
         netlink::recover_here(self->inode, notices);
     return notices;

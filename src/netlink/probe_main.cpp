@@ -85,7 +85,10 @@ int main(int argc, char** argv)
         } else if (a == "-p") {
             opts.pid = static_cast<uint32_t>(std::stoul(val()));
         } else if (a == "-N") {
-            opts.netns = itr::NetnsSpec{val()};
+            auto spec = itr::parse_netns_spec(val());
+            if (!spec)
+                return usage();
+            opts.netns = *spec;
         } else if (a == "-c") {
             opts.catch_count = std::stoull(val());
         } else if (a == "--rcvbuf") {
