@@ -24,6 +24,7 @@
 #include "iptables_trace/event.h"
 #include "iptables_trace.skel.h"
 #include "iptables_trace/backend.hpp"
+#include "iptables_trace/counter_names.hpp"
 #include "iptables_trace/decode.hpp"
 #include "iptables_trace/filter.hpp"
 #include "iptables_trace/kmod_image.hpp"
@@ -307,10 +308,8 @@ public:
         s << "events " << events_ << ", lost " << lost_;
         if (undecodable_)
             s << ", undecodable " << undecodable_;
-        static const char* params[] = {"marked",     "skipped", "silenced", "admin_passed",
-                                       "admin_traced", "slots_full", "missed"};
         s << "; module:";
-        for (const char* p : params)
+        for (const char* p : kModuleCounterNames)
             s << ' ' << p << '=' << read_module_param(ITR_MODULE_NAME, p);
         s << "; bpf: " << bpf_stats();
         return s.str();
@@ -318,11 +317,9 @@ public:
 
     std::string bpf_stats() const
     {
-        static const char* names[ITR_STAT_MAX] = {"seen", "matched", "stack_full", "return_unmatched",
-                                                  "output_err", "rule_events"};
         std::ostringstream s;
         for (__u32 k = 0; k < ITR_STAT_MAX; k++)
-            s << (k ? " " : "") << names[k] << '=' << stat_total(k);
+            s << (k ? " " : "") << kBpfStatNames[k] << '=' << stat_total(k);
         return s.str();
     }
 
@@ -497,9 +494,11 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
         return st.error();
     mark("pinning");
 
-    std::string params = std::string("pin_dir=") + kPinDir + " abi=" + std::to_string(ITR_ABI_VERSION) +
-                         " ipt_skb_arg=" + std::to_string(layouts->ipt.skb) +
-                         " ip6t_skb_arg=" + std::to_string(layouts->ip6t.valid ? layouts->ip6t.skb : 0);
+    std::string params = std::string(ITR_NAME(ITR_PARAM_PIN_DIR) "=") + kPinDir +
+                         " " ITR_NAME(ITR_PARAM_ABI) "=" + std::to_string(ITR_ABI_VERSION) +
+                         " " ITR_NAME(ITR_PARAM_IPT_SKB_ARG) "=" + std::to_string(layouts->ipt.skb) +
+                         " " ITR_NAME(ITR_PARAM_IP6T_SKB_ARG) "=" +
+                         std::to_string(layouts->ip6t.valid ? layouts->ip6t.skb : 0);
     auto mod = LoadedModule::insert(img->bytes, params, ITR_MODULE_NAME);
     if (!mod)
         return mod.error();
@@ -515,7 +514,7 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
         // on 5.10 under TCG).
         uint64_t nft_addr = 0;
         nft_by_address = true;
-        const std::string a = read_module_param(ITR_MODULE_NAME, "nft_do_chain_addr");
+        const std::string a = read_module_param(ITR_MODULE_NAME, ITR_NAME(ITR_PARAM_NFT_DO_CHAIN_ADDR));
         if (!a.empty())
             nft_addr = std::strtoull(a.c_str(), nullptr, 10);
         for (auto* prog : {p->kprobe_nft_do_chain, p->kretprobe_nft_do_chain}) {
