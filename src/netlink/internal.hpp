@@ -150,16 +150,22 @@ std::optional<std::string> group0_holder();
 
 namespace itr {
 class TraceBackend;
+class Diagnostics;
+struct Check;
 struct Options;
 }  // namespace itr
 
 namespace itr::netlink {
 
+// What the backend needs of this machine, each checked (--check lists
+// them; the first failure is why it cannot run).
+std::vector<Check> requirements(const Options& opts);
+
 struct Tuning {
     int rcvbuf_bytes = 8 << 20;  // SO_RCVBUFFORCE; 0 = leave the default
 };
-// make_netlink_backend with explicit tuning (the probe driver uses it to
-// compare buffer sizes).
-Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning);
+// The backend with explicit tuning (the probe driver uses it to compare
+// buffer sizes).
+Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning, Diagnostics& diag);
 
 }  // namespace itr::netlink
