@@ -10,7 +10,7 @@
 
 #include "iptables_trace/backend.hpp"
 #include "iptables_trace/enricher.hpp"
-#include "iptables_trace/fate.hpp"
+#include "iptables_trace/pipeline.hpp"
 #include "iptables_trace/diagnostics.hpp"
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/sink.hpp"
@@ -51,6 +51,20 @@ int32_t local_utc_offset_s()
     struct tm lt {};
     localtime_r(&now, &lt);
     return static_cast<int32_t>(lt.tm_gmtoff);
+}
+
+// Whatever a killed instance left: found, reported, removed.
+void remove_leftovers(const BackendRegistry& backends, Diagnostics& diag, const std::string& when)
+{
+    for (const auto& p : backends.providers()) {
+        auto removed = p->cleanup_leftovers();
+        if (!removed) {
+            diag.notice("removing a stale instance: " + removed.error().what);
+            continue;
+        }
+        for (const auto& what : *removed)
+            diag.notice(when + what);
+    }
 }
 
 // --check: each backend's own report (the one --backend names, or every
@@ -105,17 +119,7 @@ int run(const Options& opts, const BackendRegistry& backends)
     if (!lock)
         return fail(lock.error());
 
-    // Whatever a killed instance left: found, reported, removed.
-    const char* when = opts.cleanup ? "removed " : "removed a stale instance's ";
-    for (const auto& p : backends.providers()) {
-        auto removed = p->cleanup_leftovers();
-        if (!removed) {
-            diag.notice("removing a stale instance: " + removed.error().what);
-            continue;
-        }
-        for (const auto& what : *removed)
-            diag.notice(when + what);
-    }
+    remove_leftovers(backends, diag, opts.cleanup ? "removed " : "removed a stale instance's ");
     if (opts.cleanup)
         return 0;
     clock.mark("lock and stale-instance check");
@@ -135,7 +139,6 @@ int run(const Options& opts, const BackendRegistry& backends)
         return fail(backend.error());
 
     clock.mark("setting up the backend");
-    FateTracker fates;
 
     SinkOptions so;
     so.time_mode = opts.time_mode;
@@ -150,120 +153,29 @@ int run(const Options& opts, const BackendRegistry& backends)
         if (fd >= 0)
             ::close(fd);
     }
-    std::cerr << kProg << "tracing with the " << (*backend)->name() << " backend; Ctrl-C to stop\n";
+    diag.notice("tracing with the " + (*backend)->name() + " backend; Ctrl-C to stop");
 
     // Rule text: the rulesets are read once now, then again when they change.
     // After the ready file: the probes are live and the kernel buffers what
     // happens meanwhile; with many tables (one iptables-save each) this is
     // the slowest step left and tracing need not wait for it.
     std::unique_ptr<Enricher> enricher;
-    if (opts.rule_text) {
+    if (opts.rule_text)
         enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
-        if (auto st = enricher->prime(netns_inode); !st)
-            std::cerr << kProg << "rule text unavailable: " << st.error().what << "\n";
-    }
-    auto print_diagnostics = [&] {
-        if (enricher)
-            for (const auto& d : enricher->take_diagnostics())
-                std::cerr << kProg << d << "\n";
-    };
-    print_diagnostics();
-    if (enricher)
-        clock.mark("reading the rulesets (tracing already live)");
-
-    uint64_t printed = 0;
-    bool out_closed = false;
-    std::string statement;
-    // -c counts printed records: events, or fates with --drops-only.
-    auto emit = [&](TraceEvent& ev) {
-        if (out_closed || (opts.catch_count && printed >= opts.catch_count))
-            return;
-        if (enricher && ev.kind == EventKind::Rule)
-            enricher->enrich(ev);
-        if (!opts.drops_only) {
-            sink->event(ev);
-            printed++;
-        }
-        if (!opts.fate)
-            return;
-        auto f = fates.consume(ev);
-        if (!f || (opts.drops_only && !f->dropped()))
-            return;
-        if (opts.catch_count && printed >= opts.catch_count)
-            return;
-        statement = format_fate(*f);
-        sink->fate(*f, statement);
-        printed++;
-    };
-    // With rule text, a poll's events are enriched after the poll: all were
-    // stamped before it returned, so one ruleset check per table covers the
-    // whole batch instead of one per event (which a flood cannot afford).
-    std::vector<TraceEvent> batch;
-    auto on_event = [&](TraceEvent& ev) {
-        if (enricher)
-            batch.push_back(std::move(ev));
-        else
-            emit(ev);
-    };
-    auto on_lost = [&](uint64_t n, int cpu) {
-        sink->lost(n, cpu);
-        std::cerr << kProg << "lost " << n << " events" << (cpu >= 0 ? " on CPU " + std::to_string(cpu) : "")
-                  << "\n";
-    };
-    // After each poll (and the final drain): the batch, diagnostics, output.
-    auto after_poll = [&] {
-        for (auto& ev : batch)
-            emit(ev);
-        batch.clear();
-        if (enricher) {
-            enricher->tick();
-            print_diagnostics();
-        }
-        sink->flush();
-        std::cout.flush();
-        if (!std::cout)
-            out_closed = true;  // reader went away (| head): a normal end
-    };
-    int code = 0;
-    bool count_reached = false;
-    while (!stop_requested()) {
-        auto st = (*backend)->poll(200, on_event, on_lost);
-        after_poll();
-        if (out_closed)
-            break;
-        if (!st) {
-            code = fail(st.error());
-            break;
-        }
-        if (opts.catch_count && printed >= opts.catch_count) {
-            count_reached = true;
-            break;
-        }
-    }
-    // Stopped by a signal (or an error): what the kernel buffered before it
-    // is still shown. Then every loss is accounted for, also the last
-    // burst's, which the perf buffer itself never got to report.
-    if (code == 0 && !out_closed && !count_reached) {
-        if (auto st = (*backend)->drain(on_event, on_lost); !st)
-            code = fail(st.error());
-        after_poll();
-    }
-    if (uint64_t n = (*backend)->take_unreported_lost(); n > 0) {
-        sink->lost(n, -1);
-        std::cerr << kProg << "lost " << n << " events that the kernel could not buffer at the end"
-                  << " (the perf buffer had not reported them yet)\n";
-        if (!out_closed) {
-            sink->flush();
-            std::cout.flush();
-        }
-    }
-    std::cerr << kProg << (*backend)->summary();
+    PipelineOptions po;
+    po.catch_count = opts.catch_count;
+    po.fate = opts.fate;
+    po.drops_only = opts.drops_only;
+    po.decisions = provider.capabilities().has(Capability::TableVerdicts);
+    Pipeline pipeline(po, *sink, std::cout, diag, enricher.get());
     if (enricher) {
-        const auto& es = enricher->stats();
-        std::cerr << "; rules: lookups " << es.lookups << ", reads " << es.reads << ", changes " << es.changes
-                  << ", stale " << es.stale;
+        if (auto st = enricher->prime(netns_inode); !st)
+            diag.notice("rule text unavailable: " + st.error().what);
+        pipeline.say_enricher_diagnostics();
+        clock.mark("reading the rulesets (tracing already live)");
     }
-    std::cerr << "\n";
+
+    const int code = pipeline.run(**backend, stop_requested);
     if (opts.ready_file)
         ::unlink(opts.ready_file->c_str());
     return code;
