@@ -1,6 +1,9 @@
 // What decided the traced packets: aggregation and the summary's lines.
 #include <gtest/gtest.h>
 
+// Designated initializers name only the fields a case is about.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include "iptables_trace/decisions.hpp"
 
 using namespace itr;
@@ -10,17 +13,8 @@ namespace {
 Fate fate(std::string chain, uint32_t rulenum, RuleKind kind, uint32_t verdict, std::optional<std::string> text,
           std::string table = "filter")
 {
-    Fate f;
-    f.pf = 2;
-    f.hook = 1;
-    f.table = std::move(table);
-    f.verdict = verdict;
-    f.decided = true;
-    f.chain = std::move(chain);
-    f.rulenum = rulenum;
-    f.rule_kind = kind;
-    f.rule_text = std::move(text);
-    return f;
+    return Fate{.pf = 2, .hook = 1, .table = std::move(table), .verdict = verdict, .decided = true,
+                .chain = std::move(chain), .rulenum = rulenum, .rule_kind = kind, .rule_text = std::move(text)};
 }
 
 }  // namespace
@@ -66,11 +60,7 @@ TEST(Decisions, KeyedByRuleNotByText) {
 
 TEST(Decisions, UndecidedCallsCountPerHook) {
     DecisionTally t;
-    Fate f;
-    f.pf = 2;
-    f.hook = 1;
-    f.table = "filter";
-    f.verdict = 1;
+    const Fate f{.pf = 2, .hook = 1, .table = "filter", .verdict = 1};
     t.add(f);
     t.add(f);
     EXPECT_EQ(t.lines()[1], "  2  ACCEPT by filter at INPUT (no rule event seen)");

@@ -69,16 +69,23 @@ private:
     }
 };
 
-TraceEvent rule(uint64_t skb, uint32_t rulenum, std::string chain = "INPUT")
+// One table call of filter/INPUT on CPU 0, for the packet skb.
+TraceEvent in_filter_input(EventKind kind, uint64_t skb)
 {
     TraceEvent ev;
-    ev.kind = EventKind::Rule;
+    ev.kind = kind;
     ev.pkt.skb = skb;
     ev.pkt.cpu = 0;
     ev.pf = 2;
     ev.hook = 1;
     ev.table = "filter";
-    ev.chain = std::move(chain);
+    return ev;
+}
+
+TraceEvent rule(uint64_t skb, uint32_t rulenum)
+{
+    TraceEvent ev = in_filter_input(EventKind::Rule, skb);
+    ev.chain = "INPUT";
     ev.rulenum = rulenum;
     ev.rule_kind = RuleKind::Rule;
     return ev;
@@ -86,13 +93,7 @@ TraceEvent rule(uint64_t skb, uint32_t rulenum, std::string chain = "INPUT")
 
 TraceEvent table(uint64_t skb, uint32_t verdict)
 {
-    TraceEvent ev;
-    ev.kind = EventKind::Table;
-    ev.pkt.skb = skb;
-    ev.pkt.cpu = 0;
-    ev.pf = 2;
-    ev.hook = 1;
-    ev.table = "filter";
+    TraceEvent ev = in_filter_input(EventKind::Table, skb);
     ev.verdict = verdict;
     ev.cost_ns = 1000;
     return ev;
