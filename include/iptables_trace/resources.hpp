@@ -4,6 +4,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "iptables_trace/result.hpp"
@@ -96,6 +97,12 @@ private:
     std::string name_;
     bool loaded_by_us_ = false;
 };
+
+// Pure: whether modules.dep's text has an entry for module `name` (a
+// "…/name.ko[.xz|.zst|.gz]:" line; '-' and '_' are the same in module names).
+bool modules_dep_lists(std::string_view modules_dep, std::string_view name);
+// Whether modprobe could load `name` for the running kernel (modules.dep).
+bool kernel_module_available(const std::string& name);
 
 // "a b c" of /sys/module/<name>/parameters/<param>, "" if absent.
 std::string read_module_param(const std::string& name, const std::string& param);

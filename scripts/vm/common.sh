@@ -16,15 +16,15 @@ vm_kernel_keys() {
 	awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$ITR_KERNELS_CONF"
 }
 
-# vm_kernel_conf KEY: sets K_KEY K_VERSION K_ABI K_FLAVOUR K_KBUILD K_SUITES K_KMAKE_ARGS.
+# vm_kernel_conf KEY: sets K_KEY K_ABI_ERE K_FLAVOUR K_SUITES K_KMAKE_ARGS.
 vm_kernel_conf() {
 	local line
 	line=$(awk -v k="$1" '!/^[[:space:]]*#/ && $1 == k { print; exit }' "$ITR_KERNELS_CONF")
 	[ -n "$line" ] || vm_die "unknown kernel '$1' (known: $(vm_kernel_keys | tr '\n' ' '))"
 	# shellcheck disable=SC2086
 	set -- $line
-	K_KEY=$1 K_VERSION=$2 K_ABI=$3 K_FLAVOUR=$4 K_KBUILD=$5 K_SUITES=$6
-	shift 6
+	K_KEY=$1 K_ABI_ERE=$2 K_FLAVOUR=$3 K_SUITES=$4
+	shift 4
 	K_KMAKE_ARGS="$*"
 }
 

@@ -12,11 +12,13 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 extern char** environ;
@@ -221,6 +223,49 @@ ModprobedModule::~ModprobedModule()
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
     }
+}
+
+bool modules_dep_lists(std::string_view dep, std::string_view name)
+{
+    auto norm = [](char c) { return c == '-' ? '_' : c; };
+    size_t pos = 0;
+    while (pos < dep.size()) {
+        size_t eol = dep.find('\n', pos);
+        if (eol == std::string_view::npos)
+            eol = dep.size();
+        std::string_view line = dep.substr(pos, eol - pos);
+        pos = eol + 1;
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos)
+            continue;
+        std::string_view path = line.substr(0, colon);
+        const size_t slash = path.rfind('/');
+        std::string_view file = slash == std::string_view::npos ? path : path.substr(slash + 1);
+        const size_t ko = file.find(".ko");
+        if (ko == std::string_view::npos || ko != name.size())
+            continue;
+        const std::string_view rest = file.substr(ko);
+        if (rest != ".ko" && rest != ".ko.xz" && rest != ".ko.zst" && rest != ".ko.gz")
+            continue;
+        bool same = true;
+        for (size_t i = 0; i < name.size() && same; i++)
+            same = norm(file[i]) == norm(name[i]);
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+bool kernel_module_available(const std::string& name)
+{
+    struct utsname u {};
+    if (::uname(&u) != 0)
+        return false;
+    std::ifstream in(std::string("/lib/modules/") + u.release + "/modules.dep");
+    if (!in)
+        return false;
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return modules_dep_lists(text, name);
 }
 
 std::string read_module_param(const std::string& name, const std::string& param)

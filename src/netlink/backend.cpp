@@ -22,6 +22,7 @@
 #include "iptables_trace/checks.hpp"
 #include "iptables_trace/netlink_backend.hpp"
 #include "iptables_trace/options.hpp"
+#include "iptables_trace/resources.hpp"
 #include "internal.hpp"
 
 namespace itr::netlink {
@@ -105,6 +106,7 @@ public:
     }
 
     // Owners, in acquisition order: destroyed in reverse.
+    std::optional<ModprobedModule> nflog_module_;  // when nfnetlink_log had to be loaded
     NetnsHandle ns_;
     std::optional<NflogGroup> nflog_;
     Fd ifsock_;  // AF_UNIX socket in the traced netns, for SIOCGIFNAME
@@ -207,7 +209,9 @@ std::vector<Check> requirements(const Options& opts)
     };
     need("root", geteuid() == 0, "running as root",
          "it needs root (CAP_NET_ADMIN) to add an nftables table and bind nfnetlink_log");
-    need("nfnetlink_log", access("/proc/net/netfilter/nfnetlink_log", F_OK) == 0, "present",
+    const bool nflog_loaded = access("/proc/net/netfilter/nfnetlink_log", F_OK) == 0;
+    need("nfnetlink_log", nflog_loaded || kernel_module_available("nfnetlink_log"),
+         nflog_loaded ? "present" : "a module, loaded at start",
          "nfnetlink_log is not available (CONFIG_NETFILTER_NETLINK_LOG)");
     need("nf_log", access("/proc/sys/net/netfilter/nf_log/2", F_OK) == 0, "the logger sysctl is there",
          "the nf_log sysctl (/proc/sys/net/netfilter/nf_log) is missing");
@@ -233,6 +237,14 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         return rules.error();
 
     auto be = std::make_unique<NetlinkBackend>();
+    // Debian builds nfnetlink_log as a module that nothing loads before the
+    // first NFLOG user; unloaded again at exit if we loaded it.
+    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0) {
+        auto m = ModprobedModule::ensure("nfnetlink_log");
+        if (!m)
+            return Error{"netlink backend: " + m.error().what, ""};
+        be->nflog_module_.emplace(std::move(*m));
+    }
     auto ns = opts.netns ? open_netns(*opts.netns) : open_own_netns();
     if (!ns)
         return ns.error();

@@ -119,10 +119,14 @@ public:
     NftTraceTable(NftTraceTable&&) noexcept = default;
     NftTraceTable& operator=(NftTraceTable&&) = delete;
     ~NftTraceTable();
+    // False on kernels without the owner flag (before 5.12): a kill -9 then
+    // leaves the table until the next start removes it.
+    bool owned() const { return owned_; }
 
 private:
     NftTraceTable() = default;
     MnlSocket sock_;
+    bool owned_ = true;
 };
 
 // ---- nfnetlink_log -----------------------------------------------------------

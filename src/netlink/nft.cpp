@@ -79,16 +79,21 @@ public:
             if (first_err)
                 break;  // the batch was aborted as a whole
         }
-        if (first_err)
+        if (first_err) {
+            errno_ = first_err;
             return Error{"nftables: " + errno_text(first_err), ""};
+        }
         return ok_status();
     }
+    // The kernel's error for the batch after a failed send (0 if none).
+    int error_number() const { return errno_; }
 
 private:
     std::vector<char> buf_;
     mnl_nlmsg_batch* b_ = nullptr;
     uint32_t seq_;
     int acks_ = 0;
+    int errno_ = 0;
 };
 
 void add_expr(nftnl_rule* r, nftnl_expr* e) { nftnl_rule_add_expr(r, e); }
@@ -222,17 +227,17 @@ Status delete_table(mnl_socket* nl)
     return b.send(nl);
 }
 
-Result<NftTraceTable> NftTraceTable::create(const std::vector<NftTraceRule>& rules, const std::string& comment)
-{
-    auto sock = open_netfilter_socket();
-    if (!sock)
-        return sock.error();
-    mnl_socket* nl = sock->get();
+namespace {
 
+// One batch: the table (with or without the owner flag), its two chains and
+// the marking rules. The batch is atomic: on error nothing is left.
+Status send_table_batch(mnl_socket* nl, const std::vector<NftTraceRule>& rules, const std::string& comment,
+                        uint32_t table_flags, int* kernel_errno)
+{
     std::unique_ptr<nftnl_table, TableDel> t(nftnl_table_alloc());
     nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, kTableName);
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
-    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, table_flags);
     std::unique_ptr<nftnl_udata_buf, UdataDel> ud(nftnl_udata_buf_alloc(256));
     nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_TABLE_COMMENT, comment.c_str());
     nftnl_table_set_data(t.get(), NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud.get()),
@@ -271,15 +276,41 @@ Result<NftTraceTable> NftTraceTable::create(const std::vector<NftTraceRule>& rul
             keep.push_back(std::move(r));
         }
     }
-    if (auto st = b.send(nl); !st) {
+    auto st = b.send(nl);
+    *kernel_errno = b.error_number();
+    return st;
+}
+
+}  // namespace
+
+Result<NftTraceTable> NftTraceTable::create(const std::vector<NftTraceRule>& rules, const std::string& comment)
+{
+    auto sock = open_netfilter_socket();
+    if (!sock)
+        return sock.error();
+    mnl_socket* nl = sock->get();
+
+    // The owner flag (5.12+) ties the table to our socket, so the kernel
+    // removes it when we die. Older kernels refuse the unknown flag with
+    // EINVAL (EOPNOTSUPP on some): then the table is unowned and a later
+    // start removes it by the owner comment (recover_here).
+    int err = 0;
+    bool owned = true;
+    auto st = send_table_batch(nl, rules, comment, NFT_TABLE_F_OWNER, &err);
+    if (!st && (err == EINVAL || err == EOPNOTSUPP)) {
+        owned = false;
+        st = send_table_batch(nl, rules, comment, 0, &err);
+    }
+    if (!st) {
         Error e = st.error();
-        if (e.what.find(errno_text(EEXIST)) != std::string::npos)
+        if (err == EEXIST)
             e.hint = "another iptables-trace is tracing this netns (see nft list table inet iptables_trace)";
         e.what = "create nft table inet " + std::string(kTableName) + ": " + e.what;
         return e;
     }
     NftTraceTable out;
     out.sock_ = std::move(*sock);
+    out.owned_ = owned;
     return out;
 }
 

@@ -2,8 +2,9 @@
 # iptables-trace --check loads every BPF program through this kernel's
 # verifier (nothing attached, no module inserted) and exits 0.
 bin="$1"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: --check needs root (BPF program loads)"; exit 77; }
-[ -e /sys/kernel/btf/vmlinux ] || { echo "SKIP: no /sys/kernel/btf/vmlinux on this kernel"; exit 77; }
+. "${0%/*}/lib.sh"
+[ "$(id -u)" -eq 0 ] || skip "--check needs root (BPF program loads)"
+[ -e /sys/kernel/btf/vmlinux ] || skip "no /sys/kernel/btf/vmlinux on this kernel"
 out=$("$bin" --check 2>&1); rc=$?
 echo "$out"
 [ "$rc" -eq 0 ] || { echo "FAIL: --check exited $rc"; exit 1; }

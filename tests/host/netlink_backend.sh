@@ -10,18 +10,17 @@
 # Exit 77 = skipped (reason printed).
 
 BIN=$1
-skip() { echo "SKIP: $*"; exit 77; }
+. "${0%/*}/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root"
-for c in ip nft iptables-legacy ip6tables-legacy ping python3 timeout; do
-    command -v $c >/dev/null 2>&1 || skip "$c not installed"
-done
+need_cmd ip nft iptables-legacy ip6tables-legacy ping python3 timeout
 if [ -n "$ITR_NETLINK_PROBE" ]; then
     RUN="$ITR_NETLINK_PROBE"
 else
-    [ -x "$BIN" ] || skip "no iptables-trace binary at '$BIN'"
+    [ -x "$BIN" ] || need "no iptables-trace binary at '$BIN'"
     RUN="$BIN --backend netlink"
 fi
-[ -e /proc/net/netfilter/nfnetlink_log ] || skip "no nfnetlink_log"
+modprobe nfnetlink_log 2>/dev/null
+[ -e /proc/net/netfilter/nfnetlink_log ] || need "no nfnetlink_log in this kernel"
 
 A=itrnlA$$; B=itrnlB$$
 T=$(mktemp -d)
@@ -38,8 +37,8 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
-ip netns add $A && ip netns add $B || skip "cannot create network namespaces"
-ip link add v$$a type veth peer name v$$b || skip "cannot create veth"
+ip netns add $A && ip netns add $B || need "cannot create network namespaces"
+ip link add v$$a type veth peer name v$$b || need "cannot create veth"
 ip link set v$$a netns $A; ip link set v$$b netns $B
 ip -n $A addr add 10.99.0.1/24 dev v$$a; ip -n $B addr add 10.99.0.2/24 dev v$$b
 ip -n $A addr add 10.99.0.9/24 dev v$$a
@@ -49,7 +48,7 @@ ip -n $A link set v$$a up; ip -n $B link set v$$b up
 
 inB() { ip netns exec $B "$@"; }
 inA() { ip netns exec $A "$@"; }
-inB iptables-legacy -N USERC || skip "iptables-legacy does not work here"
+inB iptables-legacy -N USERC || skip "iptables-legacy does not work here (kernel without CONFIG_NETFILTER_XTABLES_LEGACY?)"
 inB iptables-legacy -A INPUT -p icmp -j USERC                                  # 1
 inB iptables-legacy -A USERC -s 10.99.0.9 -j DROP                              # USERC 1
 inB iptables-legacy -A INPUT -p icmp --icmp-type echo-request -j ACCEPT        # 2

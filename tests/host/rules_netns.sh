@@ -5,15 +5,13 @@
 # Usage: sh rules_netns.sh <iptables-trace>  (env ITR_BUILD_DIR)
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
+. "${0%/*}/lib.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
 PROBE=${ITR_BUILD_DIR:-.}/itr_rules_probe
-[ -x "$PROBE" ] || skip "no $PROBE (build with ITR_BUILD_TESTS=ON)"
-for t in ip iptables-legacy ip6tables-legacy iptables-legacy-save unshare nsenter; do
-    command -v $t >/dev/null 2>&1 || skip "$t not installed"
-done
+[ -x "$PROBE" ] || need "no $PROBE (build with ITR_BUILD_TESTS=ON)"
+need_cmd ip iptables-legacy ip6tables-legacy iptables-legacy-save unshare nsenter ping
 
 A=itr_rules_a_$$
 B=itr_rules_b_$$
@@ -28,7 +26,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 TMP=$(mktemp -u /tmp/itr_rules.XXXXXX)
 
-ip netns add $A || skip "cannot create a network namespace"
+ip netns add $A || need "cannot create a network namespace"
 ip netns add $B || fail "ip netns add $B"
 ip netns exec $A iptables-legacy -A INPUT -s 10.1.0.0/16 -j ACCEPT 2>/dev/null ||
     skip "legacy iptables does not work here (kernel without CONFIG_NETFILTER_XTABLES_LEGACY?)"

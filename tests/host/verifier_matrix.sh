@@ -16,15 +16,10 @@
 # Exit: 0 pass, 1 fail, 77 skipped (reason printed).
 
 bin="${ITR_BUILD_DIR:-.}/itr_verifier_matrix"
+. "${0%/*}/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skipped: loading BPF programs needs root"
-	exit 77
-fi
-if [ ! -r /sys/kernel/btf/vmlinux ]; then
-	echo "skipped: no kernel BTF at /sys/kernel/btf/vmlinux (CO-RE cannot relocate)"
-	exit 77
-fi
+[ "$(id -u)" -eq 0 ] || skip "loading BPF programs needs root"
+[ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF at /sys/kernel/btf/vmlinux (CO-RE cannot relocate)"
 if [ ! -x "$bin" ]; then
 	echo "FAIL: $bin not built (build target itr_verifier_matrix)"
 	exit 1
