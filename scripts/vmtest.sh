@@ -2,6 +2,7 @@
 # Run the VM scenarios of iptables-trace on real Debian kernels under QEMU (TCG).
 #
 #   scripts/vmtest.sh [--kernel 5.10|6.1|6.12|all]... [--scenario PATH]...
+#                     [--backend module|netlink|all]...
 #                     [--no-build | --binary PATH] [--timeout SECS] [--jobs N]
 #
 # Defaults: every kernel of scripts/vm/kernels.conf, every tests/vm/*.sh but lib.sh.
@@ -9,9 +10,12 @@
 # (scripts/vm/fetch-kernel.sh; the .deb cache in build/vm/cache is reused;
 # ITR_VM_PIN_<KEY>=ABI[=VERSION] pins a build), build the project against that
 # kernel into build/vm/KEY/build (module against its headers), pack an
-# initramfs, boot it once and run every scenario in it. Prints the guest's
-# console, one "ITR-RESULT kernel scenario PASS|FAIL|SKIP" line per scenario
-# and a summary table; exits 1 if anything failed (2 on usage errors).
+# initramfs, boot it once and run every scenario in it once per backend (a
+# scenario skips, with the reason, what its backend cannot do). Prints the
+# guest's console, one "ITR-RESULT kernel scenario backend PASS|FAIL|SKIP"
+# line per cell and a summary table; exits 1 if anything failed (2 on usage errors).
+#
+#   --backend B      module, netlink or all (default: all)
 #
 #   --no-build       use build/vm/KEY/build/iptables-trace as it is (if any)
 #   --binary PATH    put this binary in every guest instead of building
@@ -23,9 +27,9 @@
 set -uo pipefail
 . "$(dirname "$0")/vm/common.sh"
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-KERNELS=() SCENARIOS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc)
+KERNELS=() SCENARIOS=() BACKENDS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel|-k) [ $# -ge 2 ] || usage
@@ -35,6 +39,10 @@ while [ $# -gt 0 ]; do
 	--kernel=*) v=${1#*=}; if [ "$v" = all ]; then mapfile -t -O "${#KERNELS[@]}" KERNELS < <(vm_kernel_keys); else KERNELS+=("$v"); fi; shift ;;
 	--scenario|-s) [ $# -ge 2 ] || usage; SCENARIOS+=("$2"); shift 2 ;;
 	--scenario=*) SCENARIOS+=("${1#*=}"); shift ;;
+	--backend|-b) [ $# -ge 2 ] || usage
+		case $2 in all) BACKENDS+=(module netlink) ;; module|netlink) BACKENDS+=("$2") ;;
+		*) echo "vmtest: unknown backend: $2" >&2; usage ;; esac
+		shift 2 ;;
 	--no-build) NO_BUILD=1; shift ;;
 	--binary) [ $# -ge 2 ] || usage; BINARY=$(realpath "$2"); shift 2 ;;
 	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
@@ -44,6 +52,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#KERNELS[@]} -gt 0 ] || mapfile -t KERNELS < <(vm_kernel_keys)
+[ ${#BACKENDS[@]} -gt 0 ] || BACKENDS=(module netlink)
+mapfile -t BACKENDS < <(printf '%s\n' "${BACKENDS[@]}" | awk '!seen[$0]++')
 for k in "${KERNELS[@]}"; do vm_kernel_conf "$k"; done   # dies on an unknown key
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
 	for f in "$ITR_REPO"/tests/vm/*.sh; do
@@ -61,7 +71,7 @@ done
 GUEST_TMO=120
 for s in "${SCENARIOS[@]}"; do
 	t=$(sed -n 's/^# *itr-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n 1)
-	GUEST_TMO=$((GUEST_TMO + ${t:-$TIMEOUT} + 5))
+	GUEST_TMO=$((GUEST_TMO + (${t:-$TIMEOUT} + 5) * ${#BACKENDS[@]}))
 done
 
 # The scenario names as the guest reports them (mkinitramfs de-duplicates the same way).
@@ -74,15 +84,17 @@ for s in "${SCENARIOS[@]}"; do
 	NAMES+=("$n")
 done
 
-SUMMARY=()   # "kernel|scenario|result|reason"
+SUMMARY=()   # "kernel|backend|scenario|result|reason"
 TIMES=()     # "kernel|fetch|build|guest"
 USED=()      # "kernel|packages": the exact builds the run used
 ANY_FAIL=0
 now() { date +%s; }
 
 fail_all() { # fail_all KERNEL REASON
-	local n
-	for n in "${NAMES[@]}"; do SUMMARY+=("$1|$n|FAIL|$2"); echo "ITR-RESULT $1 $n FAIL $2"; done
+	local n b
+	for n in "${NAMES[@]}"; do
+		for b in "${BACKENDS[@]}"; do SUMMARY+=("$1|$b|$n|FAIL|$2"); echo "ITR-RESULT $1 $n $b FAIL $2"; done
+	done
 	ANY_FAIL=1
 }
 
@@ -125,7 +137,7 @@ for K in "${KERNELS[@]}"; do
 	t2=$(now)
 
 	INITRD=$OUT/initramfs.cpio.gz
-	margs=("$K" -o "$INITRD" --timeout "$TIMEOUT")
+	margs=("$K" -o "$INITRD" --timeout "$TIMEOUT" --backends "${BACKENDS[*]}")
 	[ -n "$BIN" ] && margs+=(--binary "$BIN")
 	if ! "$ITR_VM_SCRIPTS/mkinitramfs.sh" "${margs[@]}" "${SCENARIOS[@]}"; then
 		fail_all "$K" "initramfs could not be packed"
@@ -145,29 +157,36 @@ for K in "${KERNELS[@]}"; do
 	grep -q "^ITR-DONE $K" "$LOG" || [ "$qrc" -eq 124 ] || grep -q 'Kernel panic' "$LOG" ||
 		why="no result: guest ended early (QEMU exit $qrc)"
 	for n in "${NAMES[@]}"; do
-		line=$(grep -a -m1 "^ITR-RESULT $K $n " "$LOG")
+	for b in "${BACKENDS[@]}"; do
+		line=$(grep -a -m1 "^ITR-RESULT $K $n $b " "$LOG")
 		if [ -z "$line" ]; then
-			SUMMARY+=("$K|$n|FAIL|$why")
-			echo "ITR-RESULT $K $n FAIL $why"
+			SUMMARY+=("$K|$b|$n|FAIL|$why")
+			echo "ITR-RESULT $K $n $b FAIL $why"
 			ANY_FAIL=1
 			continue
 		fi
-		rest=${line#"ITR-RESULT $K $n "}
+		rest=${line#"ITR-RESULT $K $n $b "}
 		res=${rest%% *}
 		reason=${rest#"$res"}
 		reason=${reason# }
 		case $res in PASS|SKIP) ;; *) res=FAIL; ANY_FAIL=1 ;; esac
-		SUMMARY+=("$K|$n|$res|$reason")
+		SUMMARY+=("$K|$b|$n|$res|$reason")
+	done
 	done
 done
 
 echo
 echo "===================== vmtest summary ====================="
-printf '%-6s %-28s %-5s %s\n' KERNEL SCENARIO RESULT DETAIL
+printf '%-6s %-8s %-28s %-5s %s\n' KERNEL BACKEND SCENARIO RESULT DETAIL
+declare -A COUNT=()
 for r in "${SUMMARY[@]}"; do
-	IFS='|' read -r k n res reason <<< "$r"
-	printf '%-6s %-28s %-5s %s\n' "$k" "$n" "$res" "$reason"
+	IFS='|' read -r k b n res reason <<< "$r"
+	printf '%-6s %-8s %-28s %-5s %s\n' "$k" "$b" "$n" "$res" "$reason"
+	COUNT[$res]=$(( ${COUNT[$res]:-0} + 1 ))
 done
+echo
+echo "cells are kernel x backend x scenario"
+echo "vmtest: ${COUNT[PASS]:-0} passed, ${COUNT[FAIL]:-0} failed, ${COUNT[SKIP]:-0} skipped"
 echo
 printf '%-6s %8s %8s %8s\n' KERNEL FETCH_S BUILD_S GUEST_S
 for r in "${TIMES[@]}"; do

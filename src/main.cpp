@@ -6,17 +6,19 @@
 
 #include "app.hpp"
 #include "iptables_trace/options.hpp"
+#include "iptables_trace/registry.hpp"
 
 int main(int argc, char** argv)
 {
     struct timespec t0 {};
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    auto parsed = itr::parse_cli(argc, argv);
+    const itr::BackendRegistry backends = itr::default_backend_registry();
+    auto parsed = itr::parse_cli(argc, argv, backends);
     if (auto* exit = std::get_if<itr::CliExit>(&parsed)) {
         (exit->code == 0 ? std::cout : std::cerr) << exit->message << (exit->message.empty() ? "" : "\n");
         return exit->code;
     }
     auto& opts = std::get<itr::Options>(parsed);
     opts.main_start_ns = int64_t(t0.tv_sec) * 1000000000LL + t0.tv_nsec;
-    return itr::run(opts);
+    return itr::run(opts, backends);
 }

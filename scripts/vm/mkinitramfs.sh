@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
 	-o) OUTFILE=$2; shift 2 ;;
 	--binary) BINARY=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
+	--backends) BACKENDS=$2; shift 2 ;;
 	--extra) EXTRAS+=("$2"); shift 2 ;;
 	-h|--help) usage ;;
 	-*) echo "$0: unknown option $1" >&2; usage ;;
@@ -172,6 +173,7 @@ ITR_KERNEL='$KEY'
 ITR_KREL='$KREL'
 ITR_DEFAULT_TIMEOUT='$TIMEOUT'
 ITR_CI='$([ "${CI:-}" = true ] && echo 1 || echo 0)'
+ITR_BACKENDS='$BACKENDS'
 EOF
 cp "$ITR_VM_SCRIPTS/init" "$STAGE/init"
 chmod 755 "$STAGE/init"

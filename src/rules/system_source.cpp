@@ -1,7 +1,6 @@
 // The real RulesetSource: enters a network namespace by inode, reads its
 // legacy xtables rulesets with iptables-legacy-save, and fingerprints a table
 // with getsockopt(IPT_SO_GET_ENTRIES) on a raw socket made inside it.
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -23,119 +22,19 @@
 #include <cstring>
 #include <functional>
 #include <thread>
-#include <unordered_map>
 
 #include "iptables_trace/enricher.hpp"
+#include "iptables_trace/netns.hpp"
+#include "iptables_trace/sys.hpp"
 
 namespace itr {
 namespace {
-
-std::string errno_text(int e) { return std::strerror(e); }
-
-// Owns one file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.release()) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = o.release();
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    int release() {
-        int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 uint64_t mono_now() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
-
-// ---------------------------------------------------------------------------
-// Finding a netns by inode. The inode is all an event carries; an fd for it
-// comes from a bind mount under /run/netns (ip netns), or from any process
-// living in it (/proc/<pid>/ns/net). The last path that worked is remembered
-// and checked with stat first, so the /proc scan happens once per netns.
-class NetnsResolver {
-public:
-    NetnsResolver() {
-        struct stat st{};
-        if (::stat("/proc/self/ns/net", &st) == 0) {
-            own_ino_ = uint32_t(st.st_ino);
-            nsfs_dev_ = st.st_dev;
-        }
-    }
-    uint32_t own() const { return own_ino_; }
-
-    Result<Fd> open(uint32_t ino) {
-        auto it = hint_.find(ino);
-        if (it != hint_.end()) {
-            if (Fd fd = try_open(it->second, ino)) return fd;
-            hint_.erase(it);
-        }
-        std::vector<std::string> candidates;
-        for (const char* dir : {"/run/netns", "/var/run/netns"}) list_dir(dir, "", candidates);
-        list_proc(candidates);
-        for (const std::string& p : candidates) {
-            if (Fd fd = try_open(p, ino)) {
-                if (hint_.size() > 4096) hint_.clear();
-                hint_[ino] = p;
-                return fd;
-            }
-        }
-        return Error{"network namespace " + std::to_string(ino) + " not found",
-                     "it has no process left and no bind mount under /run/netns"};
-    }
-
-private:
-    Fd try_open(const std::string& path, uint32_t ino) const {
-        struct stat st{};
-        if (::stat(path.c_str(), &st) != 0 || st.st_ino != ino || st.st_dev != nsfs_dev_) return Fd{};
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        // Check again on the open file: the pid may have been reused.
-        if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_ino != ino || st.st_dev != nsfs_dev_) return Fd{};
-        return fd;
-    }
-    static void list_dir(const char* dir, const char* suffix, std::vector<std::string>& out) {
-        DIR* d = ::opendir(dir);
-        if (!d) return;
-        while (dirent* e = ::readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            out.push_back(std::string(dir) + "/" + e->d_name + suffix);
-        }
-        ::closedir(d);
-    }
-    static void list_proc(std::vector<std::string>& out) {
-        DIR* d = ::opendir("/proc");
-        if (!d) return;
-        while (dirent* e = ::readdir(d)) {
-            if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-            out.push_back(std::string("/proc/") + e->d_name + "/ns/net");
-        }
-        ::closedir(d);
-    }
-
-    uint32_t own_ino_ = 0;
-    dev_t nsfs_dev_ = 0;
-    std::unordered_map<uint32_t, std::string> hint_;
-};
 
 // ---------------------------------------------------------------------------
 // Reading a small /proc file whole.
@@ -360,7 +259,7 @@ private:
     }
 
     SystemSourceOptions opts_;
-    NetnsResolver resolver_;
+    NetnsFinder resolver_;
 };
 
 // fork + setns + execve, no shell; stdout and stderr captured with a size

@@ -15,7 +15,7 @@ tracer_start trace --proto icmp
 ipt_snapshot filter INPUT in0; ipt_snapshot filter OUTPUT out0
 itr-net ping 127.0.0.1 4242 1 2 || fail "ping 127.0.0.1"
 ipt_snapshot filter INPUT in1; ipt_snapshot filter OUTPUT out1
-wait_lines trace 'I_reply:127\.0\.0\.1->127\.0\.0\.1 .*table=filter hook=INPUT' 1 15
+wait_lines trace 'I_reply:127\.0\.0\.1->127\.0\.0\.1 .*table=filter (chain=INPUT )?hook=(INPUT|1)' 1 15
 settle
 tracer_stop INT
 assert_eq "$TRACER_RC" 0 "tracer exit status after SIGINT"
@@ -33,8 +33,8 @@ assert_count trace "$REP.*ipttrace=\[pf=PF_INET in= out=lo $(rule_re filter OUTP
 assert_count trace "$REQ.*ipttrace=\[pf=PF_INET in=lo out= $(rule_re filter INPUT 1 2)" 1 "request, filter INPUT rule 2"
 assert_count trace "$REP.*ipttrace=\[pf=PF_INET in=lo out= $(rule_re filter INPUT 1 2)" 1 "reply, filter INPUT rule 2"
 for p in "$REQ" "$REP"; do
-	assert_count trace "$p.*$(table_re PF_INET filter OUTPUT ACCEPT)" 1 "filter OUTPUT table line"
-	assert_count trace "$p.*$(table_re PF_INET filter INPUT ACCEPT)" 1 "filter INPUT table line"
+	assert_table trace "$p.*$(table_re PF_INET filter OUTPUT ACCEPT)" 1 "filter OUTPUT table line"
+	assert_table trace "$p.*$(table_re PF_INET filter INPUT ACCEPT)" 1 "filter INPUT table line"
 done
 assert_no_match trace 'rulenum=(policy|return)' "no policy or return hit"
 costs_positive trace 'I_(request|reply)'

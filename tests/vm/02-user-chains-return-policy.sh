@@ -29,7 +29,7 @@ UDPX='U:10\.99\.0\.1:40001->10\.99\.0\.2:7001 '
 snap p2; in_ns a itr-net udp "$NS2_V4" 7001 40001; sleep 0.5; snap p2-after
 UDPA='U:10\.99\.0\.1:40002->10\.99\.0\.2:7000 '
 snap p3; in_ns a itr-net udp "$NS2_V4" 7000 40002; sleep 0.5; snap p3-after
-wait_lines trace "$UDPA.*iptables=" 1 15
+wait_lines trace "$UDPA.*$DONE_RE" 1 15
 settle
 tracer_stop
 assert_eq "$TRACER_RC" 0 "tracer exit status"
@@ -42,17 +42,17 @@ assert_count trace "$ICMP.*$H$(rule_re filter INPUT 1 1)" 1 "ICMP: jump to itr-r
 assert_count trace "$ICMP.*$H$(rule_re filter itr-ret 1 return)" 1 "ICMP: return from itr-ret"
 assert_count trace "$ICMP.*$H$(rule_re filter INPUT 1 2)" 1 "ICMP: jump to itr-drop"
 assert_count trace "$ICMP.*$H$(rule_re filter itr-drop 1 1)" 1 "ICMP: DROP rule in itr-drop"
-assert_count trace "$ICMP.*$(table_re PF_INET filter INPUT DROP)" 1 "ICMP: table verdict DROP"
+assert_table trace "$ICMP.*$(table_re PF_INET filter INPUT DROP)" 1 "ICMP: table verdict DROP"
 [ "$(line_no trace "$ICMP.*chain=itr-ret .*rulenum=return")" -lt "$(line_no trace "$ICMP.*chain=itr-drop ")" ] ||
 	fail "ICMP: the return from itr-ret must come before the DROP in itr-drop"
 # UDP 7001: INPUT 1 -> return -> policy DROP.
 assert_count trace "$UDPX.*$H$(rule_re filter itr-ret 1 return)" 1 "UDP 7001: return from itr-ret"
 assert_count trace "$UDPX.*$H$(rule_re filter INPUT 1 policy)" 1 "UDP 7001: policy of INPUT"
-assert_count trace "$UDPX.*$(table_re PF_INET filter INPUT DROP)" 1 "UDP 7001: table verdict DROP"
+assert_table trace "$UDPX.*$(table_re PF_INET filter INPUT DROP)" 1 "UDP 7001: table verdict DROP"
 assert_no_match trace "$UDPX.*chain=itr-drop" "UDP 7001 never enters itr-drop"
 # UDP 7000: INPUT 1 -> return -> INPUT 3 ACCEPT.
 assert_count trace "$UDPA.*$H$(rule_re filter INPUT 1 3)" 1 "UDP 7000: INPUT rule 3"
-assert_count trace "$UDPA.*$(table_re PF_INET filter INPUT ACCEPT)" 1 "UDP 7000: table verdict ACCEPT"
+assert_table trace "$UDPA.*$(table_re PF_INET filter INPUT ACCEPT)" 1 "UDP 7000: table verdict ACCEPT"
 assert_no_match trace "$UDPA.*rulenum=policy" "UDP 7000: no policy hit"
 costs_positive trace 'iptables='
 assert_clean "after SIGINT"

@@ -4,6 +4,7 @@
 # and the outer table's verdict (DROP) and cost (covering the nested walk) are right.
 # itr-timeout: 150
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs table-verdicts
 need_tracer
 
 netns_pair a b

@@ -4,6 +4,7 @@
 # A packet that does not match produces no line, one that matches does.
 # itr-timeout: 300
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs table-verdicts pid-filter
 need_tracer
 
 netns_pair a b

@@ -10,6 +10,7 @@
 #    (nft monitor trace stays silent for them; a positive control shows it works).
 # itr-timeout: 200
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs kernel-module
 need_tracer
 need_cmd nft
 

@@ -6,6 +6,7 @@
 # EPERM in the upper bits; the tracer reports that as the drop it is).
 # itr-timeout: 150
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs nft-chains
 need_tracer
 need_cmd nft
 

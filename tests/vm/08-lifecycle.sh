@@ -5,6 +5,7 @@
 # (The guest checks dmesg for BUG/WARNING/Oops and the taint after the scenario.)
 # itr-timeout: 400
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs kernel-module
 need_tracer
 
 iptables-legacy -A INPUT -p icmp -j ACCEPT

@@ -1,13 +1,16 @@
 #!/bin/sh
 # Scenario 9: each invalid flag value gives exit status 2, one line on stderr
-# starting "iptables-trace: ", and nothing loaded (no module, no pins).
+# starting "iptables-trace: ", and nothing loaded (no module, no pins, no nft
+# table, logger bindings unchanged), with each backend; and what a backend
+# cannot do is refused the same way.
 # itr-timeout: 200
 . "${ITR_LIB:-${0%/*}/lib.sh}"
 need_tracer
 
 bad=0
+nflog0=$(cat /proc/sys/net/netfilter/nf_log/2 /proc/sys/net/netfilter/nf_log/10 2>/dev/null)
 check() { # check ARGS...
-	iptables-trace "$@" > out.txt 2> err.txt < /dev/null
+	iptables-trace $ITR_TRACER_ARGS "$@" > out.txt 2> err.txt < /dev/null
 	rc=$?
 	lines=$(wc -l < err.txt)
 	first=$(head -n 1 err.txt)
@@ -18,6 +21,10 @@ check() { # check ARGS...
 	[ -s out.txt ] && problem="$problem; stdout not empty"
 	module_loaded && problem="$problem; module loaded"
 	[ -n "$(pins_left)" ] && problem="$problem; pins left"
+	grep -q '^nf_tables ' /proc/modules && nft list tables 2>/dev/null | grep -q iptables_trace &&
+		problem="$problem; nft table left"
+	[ "$(cat /proc/sys/net/netfilter/nf_log/2 /proc/sys/net/netfilter/nf_log/10 2>/dev/null)" = "$nflog0" ] ||
+		problem="$problem; logger bindings changed"
 	if [ -n "$problem" ]; then
 		echo "BAD: iptables-trace $* -> ${problem#; }"
 		sed 's/^/    | /' err.txt | head -n 5
@@ -54,5 +61,9 @@ check -B lots
 check --backend nope
 check --no-such-flag
 check -P
+# What the backend under test cannot do is bad input too, refused before set-up.
+has_cap pid-filter || check -p 1
+has_cap table-verdicts || check --fate
+has_cap table-verdicts || check --drops-only
 [ "$bad" -eq 0 ] || fail "$bad invalid invocations were not refused as specified"
 assert_clean "end"

@@ -7,6 +7,7 @@
 # the counters of iptables -nvxL.
 # itr-timeout: 240
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs table-verdicts
 need_tracer
 
 netns_pair a b

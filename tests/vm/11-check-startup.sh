@@ -10,6 +10,7 @@
 #    the two slowest steps of start-up; places the nft probes by address;
 #    and then traces correctly.
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs kernel-module
 need_tracer
 
 modprobe ip_tables 2>/dev/null; modprobe ip6_tables 2>/dev/null

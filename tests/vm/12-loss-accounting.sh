@@ -11,6 +11,7 @@
 # oracle is rule 1's packet counter; the tracer runs with a one-page buffer
 # per CPU (about 15 events) so a burst of 1500 datagrams must overflow it.
 . "${ITR_LIB:-${0%/*}/lib.sh}"
+needs perf-loss
 need_tracer
 need_cmd jq
 

@@ -12,7 +12,9 @@ ITR_WORK=${ITR_WORK:-$(pwd)}
 ITR_REASON_FILE=${ITR_REASON_FILE:-/dev/null}
 ITR_READY_TIMEOUT=${ITR_READY_TIMEOUT:-60}   # seconds; BPF loading under TCG is slow
 TRACER_PID=
-ITR_TRACER_ARGS=${ITR_TRACER_ARGS---backend module}   # scenarios test the module backend
+# The backend under test (the guest runs every scenario once per backend).
+ITR_BACKEND=${ITR_BACKEND:-module}
+ITR_TRACER_ARGS=${ITR_TRACER_ARGS---backend $ITR_BACKEND}
 TRACER_RC=
 _itr_n=0
 
@@ -39,6 +41,32 @@ need_cmd() {
 	skip "$1 is not available"
 }
 need_tracer() { need_cmd iptables-trace; }
+
+# --- what the backend under test promises (README, "How it works") -------------
+#   rule-events       ipttrace= lines for legacy tables (every backend)
+#   table-verdicts    iptables= lines with verdict and cost; --fate, --drops-only
+#   pid-filter        -p
+#   skb-identity      the skb address and CPU columns
+#   perf-loss         per-CPU loss accounting of a perf buffer
+#   nft-chains        nft= lines for nf_tables base chains
+#   kernel-module     our module (its counters, its insertion, --kmod)
+backend_caps() {
+	case $ITR_BACKEND in
+	module) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains kernel-module" ;;
+	netlink) echo "rule-events" ;;
+	*) echo "" ;;
+	esac
+}
+has_cap() { case " $(backend_caps) " in *" $1 "*) return 0 ;; esac; return 1; }
+# needs CAP...: skip, with the reason, on a backend that lacks one
+needs() {
+	for _cap in "$@"; do
+		has_cap "$_cap" || skip "the $ITR_BACKEND backend has no $_cap"
+	done
+}
+# The last line a traced packet produces: its table verdict where the backend
+# reports one, else its rule lines.
+if has_cap table-verdicts; then DONE_RE='iptables='; else DONE_RE='ipttrace='; fi
 
 # --- assertions --------------------------------------------------------------
 assert_eq() { # assert_eq ACTUAL EXPECTED WHAT
@@ -248,8 +276,19 @@ oracle_check() {
 	_seen=$(rulenums_in "$1" "$2" "$3" "$4" | tr ' ' '\n' | grep -vxF -e _none_ $(for _x in ${ORACLE_IGNORE:-}; do printf -- '-e %s ' "$_x"; done) | grep . | tr '\n' ' ')
 	[ "$_moved" = "$_seen" ] || { show_file "$1"; fail "$3/$4: iptables counters moved for [ $_moved] but the trace names [ $_seen]"; }
 }
+# assert_table FILE ERE N WHAT: N table-verdict lines match where the backend
+# reports table verdicts; where it does not, none (it must not invent them).
+assert_table() {
+	if has_cap table-verdicts; then assert_count "$@"
+	else assert_count "$1" "$2" 0 "$4 (the $ITR_BACKEND backend has no table verdicts)"; fi
+}
 # costs_positive FILE ERE: every matching iptables= line has a cost above zero
+# (a backend without table verdicts prints no iptables= line at all)
 costs_positive() {
+	if ! has_cap table-verdicts; then
+		assert_no_match "$1" 'iptables=\[' "the $ITR_BACKEND backend has no table verdicts"
+		return 0
+	fi
 	_bad=$(grep -E -- "$2" "$1" | grep -F 'iptables=[' | sed -n 's/.*cost=\([^] ]*\).*/\1/p' |
 		grep -Ev '^[0-9]+(\.[0-9]+)?(ns|µs|us|ms|s)$|^0(\.0+)?(ns|µs|us|ms|s)?$' )
 	[ -z "$_bad" ] || fail "unparsable cost values: $_bad"
