@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "iptables_trace/diagnostics.hpp"
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/sink.hpp"
+#include "iptables_trace/tree_view.hpp"
 #include "iptables_trace/resources.hpp"
 #include "signals.hpp"
 
@@ -144,7 +146,15 @@ int run(const Options& opts, const BackendRegistry& backends)
     so.time_mode = opts.time_mode;
     so.realtime_offset_ns = realtime_offset_ns();
     so.utc_offset_s = local_utc_offset_s();
-    auto sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
+    std::unique_ptr<Sink> sink;
+    if (opts.tree) {
+        TreeOptions to;
+        to.sink = so;
+        to.colour = want_colour(isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"));
+        sink = std::make_unique<TreeView>(std::cout, to);
+    } else {
+        sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
+    }
 
     clock.total();
     sink->flush();  // the column header, before the first packet

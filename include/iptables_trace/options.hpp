@@ -33,6 +33,7 @@ struct Options {
     uint32_t perf_pages = 64;           // -B, pages per CPU (power of two)
     std::string backend = "auto";       // --backend: "auto" or a provider's name
     bool json = false;
+    bool tree = false;                  // --tree: one block per packet and hook (tree_view.hpp)
     bool rule_text = true;              // --no-rule-text turns the ruleset lookup off
     bool fate = false;                  // --fate: one verdict line per table call
     bool drops_only = false;            // --drops-only: only the fate of dropped packets

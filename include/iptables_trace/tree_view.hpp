@@ -139,9 +139,9 @@ public:
 
     // CLOCK_MONOTONIC now: prints the blocks whose walk has been quiet for
     // delay_ns. Call it after every poll, also one that brought no event.
-    void tick(uint64_t now_mono_ns);
+    void tick(uint64_t now_mono_ns) override;
     // Prints every open block (oldest first) and flushes: at exit.
-    void finish();
+    void finish() override;
 
     std::size_t open_blocks() const;
     // Blocks printed early because more than max_open were open.

@@ -139,7 +139,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv, cons
     app.set_version_flag("--version", std::string(kProg) + " " + ITR_VERSION);
 
     std::string addr_s, proto_s, icmpid_s, port_s, pid_s, netns_s, count_s, buffer_s, backend_s, kmod_s, ready_s;
-    bool json = false, fate = false, drops_only = false, no_rule_text = false, check = false, cleanup = false, verbose = false, time_f = false, ts_f = false;
+    bool json = false, tree = false, fate = false, drops_only = false, no_rule_text = false, check = false, cleanup = false, verbose = false, time_f = false, ts_f = false;
     auto* o_addr = app.add_option("-H,--ipaddr", addr_s, "IPv4 or IPv6 address, source or destination")
                        ->type_name("ADDR");
     auto* o_proto = app.add_option("--proto", proto_s, "tcp, udp, icmp, icmp6 or any (default any)")
@@ -159,6 +159,8 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv, cons
                                  "perf buffer per CPU: pages (power of two), or a size such as 256K (default 64)")
                       ->type_name("SIZE");
     auto* o_json = app.add_flag("--json", json, "write JSON Lines instead of columns");
+    auto* o_tree = app.add_flag("--tree", tree,
+                                "one block per packet and hook: its chains, rules, verdicts and what decided");
     auto* o_drops = app.add_flag("--drops-only", drops_only,
                                  "print only dropped packets, each with the rule or policy that dropped it");
     auto* o_fate = app.add_flag("--fate", fate,
@@ -249,6 +251,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv, cons
         o.ready_file = ready_s;
     }
     o.json = json;
+    o.tree = tree;
     o.fate = fate || drops_only;
     o.drops_only = drops_only;
     o.rule_text = !no_rule_text;
@@ -269,9 +272,12 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv, cons
     if (const BackendProvider* named = backends.find(o.backend))
         if (auto refusal = capability_refusal(o, named->name(), named->capabilities())) return bad(*refusal);
     if (o.check && o.cleanup) return bad("--check and --cleanup exclude each other");
+    // The view marks what decided each table call itself: --fate would add nothing.
+    if (o.tree && (o.json || o.fate))
+        return bad(fmt::format("--tree cannot be combined with {}", o.json ? "--json" : drops_only ? "--drops-only" : "--fate"));
     if (o.cleanup) {
         for (CLI::Option* opt : std::initializer_list<CLI::Option*>{o_addr, o_proto, o_icmpid, o_port, o_pid, o_netns, o_count, o_time, o_ts, o_buf, o_json,
-                          o_drops, o_fate, o_norule, o_kmod, o_backend, o_ready})
+                          o_tree, o_drops, o_fate, o_norule, o_kmod, o_backend, o_ready})
             if (opt->count())
                 return bad(fmt::format("--cleanup takes no other option than -v (got {})", opt->get_name()));
     }

@@ -1,3 +1,5 @@
+#include <time.h>
+
 #include "iptables_trace/pipeline.hpp"
 
 namespace itr {
@@ -71,6 +73,9 @@ void Pipeline::after_poll()
         enricher_->tick();
         say_enricher_diagnostics();
     }
+    struct timespec now {};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    sink_.tick(uint64_t(now.tv_sec) * 1000000000ULL + uint64_t(now.tv_nsec));
     flush_out();
 }
 
@@ -109,6 +114,10 @@ int Pipeline::run(TraceBackend& backend, const std::function<bool()>& stop, int 
                      "yet)");
         if (!out_closed_)
             flush_out();
+    }
+    if (!out_closed_) {
+        sink_.finish();
+        flush_out();
     }
     say_summary(backend);
     return code;

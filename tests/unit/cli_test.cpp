@@ -301,3 +301,18 @@ TEST(Cli, HelpNamesTheDropFlags) {
     EXPECT_NE(e->message.find("--fate"), std::string::npos);
     EXPECT_NE(e->message.find("dropped"), std::string::npos);
 }
+
+TEST(Cli, TreeViewAndWhatItExcludes) {
+    EXPECT_FALSE(ok({}).tree);
+    EXPECT_TRUE(ok({"--tree"}).tree);
+    EXPECT_TRUE(ok({"--tree", "--backend", "netlink"}).tree) << "every backend has a tree view";
+    for (const char* other : {"--json", "--fate", "--drops-only"}) {
+        auto r = run({"--tree", other});
+        auto* e = std::get_if<CliExit>(&r);
+        ASSERT_TRUE(e) << other;
+        EXPECT_EQ(e->code, 2);
+        EXPECT_NE(e->message.find(other), std::string::npos) << e->message;
+    }
+    auto r = run({"--cleanup", "--tree"});
+    ASSERT_TRUE(std::get_if<CliExit>(&r));
+}

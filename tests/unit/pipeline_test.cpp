@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "iptables_trace/pipeline.hpp"
+#include "iptables_trace/tree_view.hpp"
 
 using namespace itr;
 
@@ -254,4 +255,26 @@ TEST(Pipeline, AClosedReaderEndsTheRunNormally) {
     EXPECT_EQ(r.code, 0);
     EXPECT_EQ(r.backend.polls, 1);
     EXPECT_EQ(r.backend.drains, 0);
+}
+
+// The tree view holds blocks back: the pipeline gives it the time after every
+// poll and lets it print what it still holds at the end, before the summary.
+TEST(Pipeline, TreeViewGetsTicksAndIsFinishedBeforeTheSummary) {
+    Harness h;
+    TreeOptions to;
+    to.delay_ns = ~uint64_t(0) / 2;  // never by time: only finish() prints here
+    h.sink = std::make_unique<TreeView>(h.out, to);
+    h.backend.polls_left.push_back(three_packets());
+    h.backend.polls_left.push_back(Batch{{rule(0xd, 1)}});  // a walk whose verdict never comes
+    h.go(PipelineOptions{}, 3);
+    EXPECT_EQ(h.code, 0);
+    // Dropped packets print at once; the accepted one and the unfinished one
+    // only at the end, and all four are there before the run returns.
+    EXPECT_EQ(h.count("skb=0x000000000000000a"), 1u) << h.out.str();
+    EXPECT_EQ(h.count("skb=0x000000000000000b"), 1u) << h.out.str();
+    EXPECT_EQ(h.count("skb=0x000000000000000c"), 1u) << h.out.str();
+    EXPECT_EQ(h.count("skb=0x000000000000000d"), 1u) << h.out.str();
+    EXPECT_NE(h.out.str().find("no verdict seen"), std::string::npos) << h.out.str();
+    ASSERT_FALSE(h.diag.notices.empty());
+    EXPECT_NE(h.diag.notices.front().find("events"), std::string::npos) << "the summary comes after the blocks";
 }
