@@ -1,67 +1,27 @@
 // NFT_MSG_TRACE decoding and chain-call correlation (nft_trace.hpp).
 //
-// The attribute walk is our own, not libmnl's: mnl_attr_parse() stops
-// quietly at the first attribute whose length does not fit and reports
-// success, which would let a truncated message pass with attributes missing.
-// Here every attribute must fit, the walk must end exactly at nlmsg_len, and
-// each known attribute must have its exact size.
+// Attributes are walked by attrs.hpp: every one must fit, the walk must end
+// exactly at nlmsg_len, and each known attribute must have its exact size.
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
 #include <cstring>
 
+#include "attrs.hpp"
 #include "iptables_trace/nft_trace.hpp"
 
 namespace itr::nft {
 
 namespace {
 
+using namespace detail;
+
 // Conntrack attributes since 6.16; older UAPI headers do not name them.
 constexpr uint16_t kAttrCtId = 18;
 constexpr uint16_t kAttrCtDirection = 19;
 constexpr uint16_t kAttrCtStatus = 20;
 constexpr uint16_t kAttrCtState = 21;
-
-using Bytes = std::span<const uint8_t>;
-
-uint16_t be16(Bytes b) { return uint16_t((b[0] << 8) | b[1]); }
-uint32_t be32(Bytes b) { return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3]; }
-uint64_t be64(Bytes b) { return (uint64_t{be32(b)} << 32) | be32(b.subspan(4)); }
-
-// Calls fn(type, payload) for each attribute of s; fn returns an error text
-// or "" to go on. Returns the first error, "" when all of s was walked.
-template <typename Fn>
-std::string walk_attrs(Bytes s, Fn&& fn) {
-    size_t off = 0;
-    while (off < s.size()) {
-        if (s.size() - off < sizeof(nlattr)) return "attribute header truncated at offset " + std::to_string(off);
-        uint16_t len = 0, type = 0;
-        std::memcpy(&len, s.data() + off, 2);
-        std::memcpy(&type, s.data() + off + 2, 2);
-        if (len < sizeof(nlattr) || len > s.size() - off)
-            return "attribute " + std::to_string(type & NLA_TYPE_MASK) + " has length " + std::to_string(len) +
-                   " with " + std::to_string(s.size() - off) + " bytes left";
-        std::string err = fn(uint16_t(type & NLA_TYPE_MASK), s.subspan(off + sizeof(nlattr), len - sizeof(nlattr)));
-        if (!err.empty()) return err;
-        off += std::min<size_t>(NLA_ALIGN(len), s.size() - off);
-    }
-    return "";
-}
-
-std::string want_size(Bytes p, size_t n, const char* what) {
-    if (p.size() == n) return "";
-    return std::string(what) + " has " + std::to_string(p.size()) + " bytes, expected " + std::to_string(n);
-}
-
-// A NUL-terminated string attribute; the text is up to the first NUL.
-std::string get_string(Bytes p, const char* what, std::string& out) {
-    const void* nul = std::memchr(p.data(), 0, p.size());
-    if (!nul) return std::string(what) + " is not NUL-terminated";
-    out.assign(reinterpret_cast<const char*>(p.data()), static_cast<const uint8_t*>(nul) - p.data());
-    if (out.empty()) return std::string(what) + " is empty";
-    return "";
-}
 
 std::string decode_verdict(Bytes p, Verdict& v) {
     bool have_code = false;
@@ -124,23 +84,11 @@ std::string verdict_name(int32_t code) {
 }
 
 Result<TraceMessage> decode_trace_message(std::span<const uint8_t> bytes) {
-    constexpr size_t head = sizeof(nlmsghdr) + sizeof(nfgenmsg);
-    if (bytes.size() < head)
-        return decode_error(std::to_string(bytes.size()) + " bytes, shorter than the headers (" +
-                            std::to_string(head) + ")");
-    nlmsghdr nlh{};
-    std::memcpy(&nlh, bytes.data(), sizeof nlh);
-    if (nlh.nlmsg_len < head || nlh.nlmsg_len > bytes.size())
-        return decode_error("nlmsg_len " + std::to_string(nlh.nlmsg_len) + " with " + std::to_string(bytes.size()) +
-                            " bytes");
-    if (bytes.size() > NLMSG_ALIGN(nlh.nlmsg_len))
-        return decode_error(std::to_string(bytes.size() - nlh.nlmsg_len) + " bytes after the message");
-    constexpr uint16_t trace_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_TRACE;
-    if (nlh.nlmsg_type != trace_type)
-        return decode_error("message type " + std::to_string(nlh.nlmsg_type) + " is not NFT_MSG_TRACE");
     nfgenmsg nfg{};
-    std::memcpy(&nfg, bytes.data() + sizeof nlh, sizeof nfg);
-    if (nfg.version != NFNETLINK_V0) return decode_error("nfnetlink version " + std::to_string(nfg.version));
+    Bytes attrs;
+    if (auto e = split_nfnl_message(bytes, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_TRACE, "NFT_MSG_TRACE", nfg, attrs);
+        !e.empty())
+        return decode_error(e);
 
     TraceMessage m;
     m.family = nfg.nfgen_family;
@@ -156,7 +104,6 @@ Result<TraceMessage> decode_trace_message(std::span<const uint8_t> bytes) {
         out = be16(a);
         return std::string();
     };
-    const Bytes attrs = bytes.subspan(head, nlh.nlmsg_len - head);
     std::string err = walk_attrs(attrs, [&](uint16_t t, Bytes a) -> std::string {
         switch (t) {
         case NFTA_TRACE_TABLE: return get_string(a, "table", m.table);

@@ -10,9 +10,10 @@
 # 10.77.0.0/24 and fd77::/64 only; every packet is sent by itr-net, bounded.
 #
 # For each scenario S it writes to OUTDIR:
-#   S.hex          the NFNLGRP_NFTRACE messages (itr_nft_trace_capture)
+#   S.trace.hex    the NFNLGRP_NFTRACE messages (itr_nft_trace_capture)
 #   S.monitor.txt  `nft monitor trace` run beside it on the same packets (the oracle)
-#   S.ruleset.txt  `nft -a list ruleset` of the traced netns, after the traffic
+#   S.ruleset.txt  `nft -a -s list ruleset` of the traced netns, after the traffic
+#   S.dump.hex     NFT_MSG_GETGEN and NFT_MSG_GETRULE dump replies there (CAPTURE -D)
 #   S.ipt4.save / S.ipt6.save  iptables-nft-save / ip6tables-nft-save there
 set -u
 
@@ -74,7 +75,7 @@ mark() {
 # start NS S / stop: capture and nft monitor trace around the traffic
 start() {
 	rm -f "$OUT/$2.ready"
-	ip netns exec "$1" "$CAP" -o "$OUT/$2.hex" -t 60 -r "$OUT/$2.ready" &
+	ip netns exec "$1" "$CAP" -o "$OUT/$2.trace.hex" -t 60 -r "$OUT/$2.ready" &
 	CAP_PID=$!
 	ip netns exec "$1" nft monitor trace > "$OUT/$2.monitor.txt" 2>&1 &
 	MON_PID=$!
@@ -91,7 +92,8 @@ stop() {
 }
 texts() {  # NS S
 	# stdout only, as the rule-text reader gets it
-	ip netns exec "$1" nft -a list ruleset > "$OUT/$2.ruleset.txt" 2>/dev/null
+	ip netns exec "$1" nft -a -s list ruleset > "$OUT/$2.ruleset.txt" 2>/dev/null
+	ip netns exec "$1" "$CAP" -D -o "$OUT/$2.dump.hex" || die "rule dump in $1"
 	ip netns exec "$1" iptables-nft-save > "$OUT/$2.ipt4.save" 2>/dev/null
 	ip netns exec "$1" ip6tables-nft-save > "$OUT/$2.ipt6.save" 2>/dev/null
 	for f in "$OUT/$2.ipt4.save" "$OUT/$2.ipt6.save"; do [ -s "$f" ] || rm -f "$f"; done
@@ -225,6 +227,6 @@ src6 "$A" veth0 fd77::3; ip netns exec "$A" "$NET" ping fd77::1 7722 1 1 >/dev/n
 stop
 texts "$B" $S
 
-for f in "$OUT"/*.hex; do
-	echo "$(basename "$f"): $(grep -vc '^#' "$f") messages; $(grep -c '^trace id' "${f%.hex}.monitor.txt") monitor lines"
+for f in "$OUT"/*.trace.hex; do
+	echo "$(basename "$f"): $(grep -vc '^#' "$f") messages; $(grep -c '^trace id' "${f%.trace.hex}.monitor.txt") monitor lines"
 done

@@ -4,7 +4,10 @@
 // (tests/unit/data/nft-trace/<kernel>/*.hex).
 //
 //   itr_nft_trace_capture [-n NETNS_PATH] [-o FILE] [-c COUNT] [-t SECONDS] [-r READY_FILE]
+//   itr_nft_trace_capture -D [-n NETNS_PATH] [-o FILE]
 //
+// -D   instead: the replies to one NFT_MSG_GETGEN and one NFT_MSG_GETRULE dump
+//      (every rule of every table), in the same format, then exit
 // -n   enter this netns first (/run/netns/NAME, /proc/PID/ns/net); default: our own
 // -o   output file (default stdout); written line by line, flushed each time
 // -c   stop after COUNT messages (default: no limit)
@@ -18,12 +21,14 @@
 // Only libc and the kernel's UAPI headers, so that it links statically for
 // the VM guests: g++ -static -O2 -o itr-nft-capture nft_trace_capture.cpp
 #include <fcntl.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +59,7 @@ int usage()
 {
     std::fprintf(stderr,
                  "usage: itr_nft_trace_capture [-n NETNS_PATH] [-o FILE] [-c COUNT] [-t SECONDS] "
-                 "[-r READY_FILE]\n");
+                 "[-r READY_FILE]\n       itr_nft_trace_capture -D [-n NETNS_PATH] [-o FILE]\n");
     return 2;
 }
 
@@ -78,6 +83,54 @@ void write_hex(std::FILE* out, const unsigned char* p, size_t n)
     std::fwrite(line.data(), 1, line.size(), out);
 }
 
+// Sends one request and writes every reply message up to NLMSG_DONE (dump)
+// or the first answer. Returns false on an error, said on stderr.
+bool request(int sock, uint16_t msg_type, uint16_t flags, std::FILE* out)
+{
+    struct {
+        nlmsghdr nlh;
+        nfgenmsg nfg;
+    } req{};
+    req.nlh.nlmsg_len = sizeof req;
+    req.nlh.nlmsg_type = uint16_t((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
+    req.nlh.nlmsg_flags = uint16_t(NLM_F_REQUEST | flags);
+    req.nlh.nlmsg_seq = msg_type;
+    req.nfg.nfgen_family = AF_UNSPEC;
+    req.nfg.version = NFNETLINK_V0;
+    if (send(sock, &req, sizeof req, 0) != ssize_t(sizeof req)) {
+        fail("send");
+        return false;
+    }
+    static unsigned char buf[1 << 16];
+    for (;;) {
+        const ssize_t len = recv(sock, buf, sizeof buf, 0);
+        if (len < 0) {
+            fail("recv");
+            return false;
+        }
+        for (size_t off = 0; off + sizeof(nlmsghdr) <= size_t(len);) {
+            nlmsghdr hdr;
+            std::memcpy(&hdr, buf + off, sizeof hdr);
+            if (hdr.nlmsg_len < sizeof hdr || off + hdr.nlmsg_len > size_t(len))
+                return false;
+            if (hdr.nlmsg_type == NLMSG_DONE)
+                return true;
+            if (hdr.nlmsg_type == NLMSG_ERROR) {
+                nlmsgerr e;
+                std::memcpy(&e, buf + off + sizeof hdr, sizeof e);
+                errno = -e.error;
+                if (e.error)
+                    fail("netlink request");
+                return e.error == 0;
+            }
+            write_hex(out, buf + off, hdr.nlmsg_len);
+            if (!(flags & NLM_F_DUMP))
+                return true;
+            off += NLMSG_ALIGN(hdr.nlmsg_len);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -87,9 +140,11 @@ int main(int argc, char** argv)
     const char* ready = nullptr;
     long count = -1;
     double timeout = 30;
+    bool dump = false;
     int opt;
-    while ((opt = getopt(argc, argv, "n:o:c:t:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "Dn:o:c:t:r:")) != -1) {
         switch (opt) {
+        case 'D': dump = true; break;
         case 'n': netns = optarg; break;
         case 'o': out_path = optarg; break;
         case 'c': count = std::strtol(optarg, nullptr, 10); break;
@@ -113,6 +168,26 @@ int main(int argc, char** argv)
         if (setns(fd, CLONE_NEWNET) != 0)
             return fail("setns");
         close(fd);
+    }
+
+    if (dump) {
+        int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (sock < 0)
+            return fail("socket(NETLINK_NETFILTER)");
+        timeval tv{5, 0};
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::FILE* out = out_path ? std::fopen(out_path, "w") : stdout;
+        if (!out)
+            return fail(out_path);
+        utsname un{};
+        uname(&un);
+        std::fprintf(out, "# NFT_MSG_NEWGEN, then NFT_MSG_NEWRULE of a dump, one per line, hex; kernel %s %s\n",
+                     un.release, un.machine);
+        const bool ok = request(sock, NFT_MSG_GETGEN, 0, out) && request(sock, NFT_MSG_GETRULE, NLM_F_DUMP, out);
+        if (out != stdout)
+            std::fclose(out);
+        close(sock);
+        return ok ? 0 : 1;
     }
 
     // A listener in the packet's netns is what makes nft_trace_notify() send.

@@ -8,6 +8,7 @@
 #include <linux/netlink.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,13 +42,13 @@ inline std::vector<std::vector<uint8_t>> read_hex_messages(const std::string& pa
     return out;
 }
 
-// Every captured scenario: <dir>/<kernel>/<name>.hex, sorted.
+// Every captured trace: <dir>/<kernel>/<scenario>.trace.hex, sorted.
 inline std::vector<std::filesystem::path> hex_fixtures() {
     std::vector<std::filesystem::path> out;
     for (const auto& k : std::filesystem::directory_iterator(nft_data_dir()))
         if (k.is_directory())
             for (const auto& f : std::filesystem::directory_iterator(k.path()))
-                if (f.path().extension() == ".hex") out.push_back(f.path());
+                if (f.path().string().ends_with(".trace.hex")) out.push_back(f.path());
     std::sort(out.begin(), out.end());
     return out;
 }

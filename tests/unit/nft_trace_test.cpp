@@ -370,7 +370,8 @@ TEST(NftTraceCaptured, EveryMessageDecodesAndAgreesWithNftMonitor) {
         SCOPED_TRACE(path.string());
         auto msgs = itr::nft::testing::read_hex_messages(path);
         ASSERT_FALSE(msgs.empty());
-        auto monitor = read_monitor(path.parent_path() / (path.stem().string() + ".monitor.txt"));
+        const std::string base = path.string().substr(0, path.string().size() - std::string(".trace.hex").size());
+        auto monitor = read_monitor(base + ".monitor.txt");
         ASSERT_FALSE(monitor.empty());
         // What nft monitor prints for each message: a packet line for the first
         // of a call, then "rule ... (verdict v)" for a rule with a handle and
@@ -439,7 +440,7 @@ TEST(NftTraceCaptured, IptablesNftUserChainOn618) {
     // Issue 11's example: ping from 10.77.0.2 dropped in BLOCK, from 10.77.0.3
     // BLOCK falls through to INPUT's policy.
     auto msgs = itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() +
-                                                     "/6.18/ipt-input-user-chain.hex");
+                                                     "/6.18/ipt-input-user-chain.trace.hex");
     ASSERT_EQ(msgs.size(), 12u);
     TraceCorrelator c;
     std::vector<TraceRecord> r;
@@ -482,7 +483,7 @@ TEST(NftTraceCaptured, IptablesNftUserChainOn618) {
 
 TEST(NftTraceCaptured, ForwardCarriesConntrackAndExplicitReturns) {
     auto msgs =
-        itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() + "/6.18/ipt-forward-docker.hex");
+        itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() + "/6.18/ipt-forward-docker.trace.hex");
     ASSERT_EQ(msgs.size(), 20u);
     TraceMessage first = decode_ok(msgs[3]);
     EXPECT_EQ(first.chain, "FORWARD");
@@ -499,7 +500,7 @@ TEST(NftTraceCaptured, ForwardCarriesConntrackAndExplicitReturns) {
 }
 
 TEST(NftTraceCaptured, MarkAppearsOnceSet) {
-    auto msgs = itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() + "/6.18/inet-native.hex");
+    auto msgs = itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() + "/6.18/inet-native.trace.hex");
     bool saw = false;
     for (const auto& b : msgs) {
         TraceMessage m = decode_ok(b);
