@@ -241,9 +241,11 @@ struct NftRuleTextStats {
 // ruleset generation. The honesty rule of the legacy enricher: an event is
 // answered from the generation in force when it was stamped; an event in the
 // gap between two generations (after the old one was last confirmed, before
-// the new one was first seen) is answered without doubt only when both give
-// the same answer, else from the newer one and marked stale; so are answers
-// while reads fail.
+// the new one was first seen) is answered without doubt only when the two
+// are consecutive (no ruleset in between we did not see) and every one of
+// them that knows the rule gives the same answer, else from the newer one
+// and marked stale; so are answers while reads fail and rules no generation
+// we hold knows.
 class NftRuleText {
 public:
     explicit NftRuleText(std::unique_ptr<NftRulesetSource> src, NftRuleTextOptions opts = {});
@@ -276,7 +278,6 @@ private:
     };
     NetnsState& state_for(uint32_t netns);
     void check(uint32_t netns, NetnsState& st);
-    void read(uint32_t netns, NetnsState& st);
     void diag(const std::string& msg);
 
     std::unique_ptr<NftRulesetSource> src_;

@@ -417,7 +417,7 @@ TEST(NftRuleIndex, LookupStatuses) {
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule)).status, AnswerStatus::NoRule);
     // A chain the kernel has but the listing lost still gives positions.
     KernelRuleOrder order;
-    order.add({1, "gone", "c", 5});
+    order.add({1, "gone", "c", 5, std::nullopt});
     RuleIndex only = build_rule_index(NftListing{}, &order, {}, {}, 1);
     RuleAnswer a = lookup_rule(only, hit(1, "gone", "c", HitKind::Rule, 5));
     EXPECT_EQ(a.rulenum, 1u);
