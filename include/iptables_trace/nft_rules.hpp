@@ -24,7 +24,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "iptables_trace/diagnostics.hpp"
 #include "iptables_trace/nft_trace.hpp"
 #include "iptables_trace/result.hpp"
 
@@ -278,14 +278,12 @@ private:
     };
     NetnsState& state_for(uint32_t netns);
     void check(uint32_t netns, NetnsState& st);
-    void diag(const std::string& msg);
 
     std::unique_ptr<NftRulesetSource> src_;
     NftRuleTextOptions opts_;
     std::map<uint32_t, NetnsState> states_;
     uint64_t use_clock_ = 0;
-    std::set<std::string> diag_seen_;
-    std::vector<std::string> diags_;
+    OnceDiagnostics diags_;
     NftRuleTextStats stats_;
 };
 

@@ -1,5 +1,5 @@
-// An owned file descriptor, header-only, for the libraries below the kernel
-// one (rules, nft) that cannot use resources.hpp's Fd.
+// An owned file descriptor, header-only so that every library can use it
+// (resources.hpp's Fd is this type).
 #pragma once
 
 #include <unistd.h>

@@ -28,22 +28,6 @@ std::string errstr(int e) { return std::strerror(e); }
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& o) noexcept
-{
-    if (this != &o) {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = o.release();
-    }
-    return *this;
-}
-
-Fd::~Fd()
-{
-    if (fd_ >= 0)
-        ::close(fd_);
-}
-
 Result<InstanceLock> InstanceLock::acquire(const std::string& path)
 {
     Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));

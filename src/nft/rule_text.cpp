@@ -16,28 +16,14 @@
 namespace itr::nft {
 
 NftRuleText::NftRuleText(std::unique_ptr<NftRulesetSource> src, NftRuleTextOptions opts)
-    : src_(std::move(src)), opts_(opts) {
+    : src_(std::move(src)), opts_(opts), diags_(opts.max_diagnostics, "nft rule text: further diagnostics suppressed") {
     opts_.max_versions = std::max<size_t>(opts_.max_versions, 2);
     opts_.max_netns = std::max<size_t>(opts_.max_netns, 1);
 }
 
 NftRuleText::~NftRuleText() = default;
 
-void NftRuleText::diag(const std::string& msg) {
-    if (diag_seen_.count(msg)) return;
-    if (diag_seen_.size() >= opts_.max_diagnostics) {
-        if (diag_seen_.insert("\x01").second) diags_.push_back("nft rule text: further diagnostics suppressed");
-        return;
-    }
-    diag_seen_.insert(msg);
-    diags_.push_back(msg);
-}
-
-std::vector<std::string> NftRuleText::take_diagnostics() {
-    std::vector<std::string> out;
-    out.swap(diags_);
-    return out;
-}
+std::vector<std::string> NftRuleText::take_diagnostics() { return diags_.take(); }
 
 NftRuleText::NetnsState& NftRuleText::state_for(uint32_t netns) {
     auto it = states_.find(netns);
@@ -64,7 +50,7 @@ void NftRuleText::check(uint32_t netns, NetnsState& st) {
         ++stats_.failures;
         st.failing = true;
         st.retry_at = b + uint64_t(opts_.retry_after.count());
-        diag("nft rule text for netns " + std::to_string(netns) + ": " + gen.error().what);
+        diags_.add("nft rule text for netns " + std::to_string(netns) + ": " + gen.error().what);
         return;
     }
     if (!st.versions.empty() && *gen == st.versions.back().generation) {
@@ -82,14 +68,14 @@ void NftRuleText::check(uint32_t netns, NetnsState& st) {
         ++stats_.failures;
         st.failing = true;
         st.retry_at = read_end + uint64_t(opts_.retry_after.count());
-        diag("nft rule text for netns " + std::to_string(netns) + ": " + why);
+        diags_.add("nft rule text for netns " + std::to_string(netns) + ": " + why);
     };
     if (!snap) return fail(snap.error().what);
     auto listing = parse_nft_listing(snap->listing);
     if (!listing) return fail(listing.error().what);
     auto index = std::make_shared<RuleIndex>(
         build_rule_index(*listing, &snap->order, snap->ipt4, snap->ipt6, snap->generation));
-    for (const auto& n : index->notes) diag("nft rule text for netns " + std::to_string(netns) + ": " + n);
+    for (const auto& n : index->notes) diags_.add("nft rule text for netns " + std::to_string(netns) + ": " + n);
     Version v;
     v.generation = snap->generation;
     v.index = std::move(index);

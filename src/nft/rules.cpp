@@ -9,6 +9,7 @@
 #include "attrs.hpp"
 #include "iptables_trace/nft_rules.hpp"
 #include "iptables_trace/rules.hpp"
+#include "iptables_trace/text_lines.hpp"
 
 namespace itr::nft {
 
@@ -117,15 +118,12 @@ Result<NftListing> parse_nft_listing(std::string_view text) {
     NftListing out;
     State st = State::Top;
     std::string pending;  // lines of the rule being read
-    size_t lineno = 0;
     ListedTable* table = nullptr;
     ListedChain* chain = nullptr;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-        pos = nl == std::string_view::npos ? text.size() : nl + 1;
-        ++lineno;
+    LineCursor lines(text);
+    std::string_view line;
+    while (lines.next(line)) {
+        const size_t lineno = lines.lineno();
         switch (st) {
         case State::Top: {
             if (line.empty() || line[0] == '#') break;
@@ -211,7 +209,7 @@ Result<NftListing> parse_nft_listing(std::string_view text) {
         }
         }
     }
-    if (st != State::Top) return listing_error(lineno, "the listing ends inside a table");
+    if (st != State::Top) return listing_error(lines.lineno(), "the listing ends inside a table");
     return out;
 }
 

@@ -341,46 +341,39 @@ TEST(NftRuleIndex, HostileCommentsGetNoTextNeverAPhantom) {
         EXPECT_EQ(a.rulenum, 1u) << chain << " " << h;
         return a.text;
     };
-    {  // a chain header inside a comment ends the rule it is in (c is off), and c's
-       // real end, hidden in a fake set, taints the table
+    // Table t: chain c's rule 3 has `comment`, chain d's rule 7 is
+    // "ip saddr 1.2.3.4 drop"; c's listed rule is `counter comment "<comment>"`.
+    auto c_and_d = [&](const std::string& comment) {
         KernelRuleOrder o;
-        o.add({2, "t", "c", 3, "x\n\t}\n\tchain d { # handle 2\n\t\tfake accept # handle 7\n\t}\n\tset s { # handle 9\n\t\tjunk"});
+        o.add({2, "t", "c", 3, comment});
         o.add({2, "t", "d", 7, std::nullopt});
-        RuleIndex idx = index(
-            "table ip t { # handle 1\n\tchain c { # handle 1\n"
-            "\t\tcounter comment \"x\n\t}\n\tchain d { # handle 2\n\t\tfake accept # handle 7\n\t}\n"
-            "\tset s { # handle 9\n\t\tjunk\" # handle 3\n\t}\n"
-            "\tchain d { # handle 2\n\t\tip saddr 1.2.3.4 drop # handle 7\n\t}\n}\n",
-            o);
+        return index("table ip t { # handle 1\n\tchain c { # handle 1\n\t\tcounter comment \"" + comment +
+                         "\" # handle 3\n\t}\n\tchain d { # handle 2\n\t\tip saddr 1.2.3.4 drop # handle 7\n\t}\n}\n",
+                     o);
+    };
+    const std::string fake_d = "\n\t}\n\tchain d { # handle 2\n\t\tfake accept # handle 7\n\t}";
+    {  // a chain header inside a comment ends the rule it is in (c is off), and
+       // c's real end, hidden in a fake set, taints the table
+        RuleIndex idx = c_and_d("x" + fake_d + "\n\tset s { # handle 9\n\t\tjunk");
         EXPECT_FALSE(text_of(idx, "t", "c", 3));
         EXPECT_FALSE(text_of(idx, "t", "d", 7));
         EXPECT_TRUE(has_note(idx, "ip t/c: the nft listing does not match"));
     }
-    {  // a faked chain header that ends its rule, nothing hidden: only c is off
-        KernelRuleOrder o;
-        o.add({2, "t", "c", 3, "x\n\t}\n\tchain d { # handle 2\n\t\tfake"});
-        o.add({2, "t", "d", 7, std::nullopt});
-        RuleIndex idx = index(
-            "table ip t { # handle 1\n\tchain c { # handle 1\n"
-            "\t\tcounter comment \"x\n\t}\n\tchain d { # handle 2\n\t\tfake\" # handle 3\n\t}\n"
-            "\tchain d { # handle 2\n\t\tip saddr 1.2.3.4 drop # handle 7\n\t}\n}\n",
-            o);
-        EXPECT_FALSE(text_of(idx, "t", "c", 3));
-        EXPECT_EQ(text_of(idx, "t", "d", 7), "ip saddr 1.2.3.4 drop");
-    }
-    {  // the same, the fake ending with the rule's own handle and hiding its real end in a fake set
-        KernelRuleOrder o;
-        o.add({2, "t", "c", 3, "x # handle 3\n\t}\n\tchain d { # handle 2\n\t\tfake accept # handle 7\n\t}\n\tset s { # handle 9\n\t\tjunk"});
-        o.add({2, "t", "d", 7, std::nullopt});
-        RuleIndex idx = index(
-            "table ip t { # handle 1\n\tchain c { # handle 1\n"
-            "\t\tcounter comment \"x # handle 3\n\t}\n\tchain d { # handle 2\n\t\tfake accept # handle 7\n\t}\n"
-            "\tset s { # handle 9\n\t\tjunk\" # handle 3\n\t}\n"
-            "\tchain d { # handle 2\n\t\tip saddr 1.2.3.4 drop # handle 7\n\t}\n}\n",
-            o);
+    {  // the same, the fake ending with the rule's own handle
+        RuleIndex idx = c_and_d("x # handle 3" + fake_d + "\n\tset s { # handle 9\n\t\tjunk");
         EXPECT_FALSE(text_of(idx, "t", "c", 3));  // would be 'counter comment "x'
         EXPECT_FALSE(text_of(idx, "t", "d", 7));  // would be 'fake accept'
         EXPECT_TRUE(has_note(idx, "ip t: the nft listing has handles where no rule can end"));
+    }
+    {  // a faked chain header that ends its rule, nothing hidden: only c is off
+        RuleIndex idx = c_and_d("x\n\t}\n\tchain d { # handle 2\n\t\tfake");
+        EXPECT_FALSE(text_of(idx, "t", "c", 3));
+        EXPECT_EQ(text_of(idx, "t", "d", 7), "ip saddr 1.2.3.4 drop");
+    }
+    {  // quotes and a line break that the rule's own comment explains: the text, whole
+        RuleIndex idx = c_and_d("say \"hi\"\n\t\tthere # handle 5");
+        EXPECT_EQ(text_of(idx, "t", "c", 3), "counter comment \"say \"hi\"\n\t\tthere # handle 5\"");
+        EXPECT_EQ(text_of(idx, "t", "d", 7), "ip saddr 1.2.3.4 drop");
     }
     {  // a chain comment that spills into the first rule
         KernelRuleOrder o;
@@ -397,15 +390,6 @@ TEST(NftRuleIndex, HostileCommentsGetNoTextNeverAPhantom) {
             "table ip u { # handle 2\n\tchain c { # handle 1\n\t\tdrop # handle 4\n\t}\n}\n",
             o);
         EXPECT_FALSE(text_of(idx, "u", "c", 4));
-    }
-    {  // quotes and a line break that the rule's own comment explains: the text, whole
-        KernelRuleOrder o;
-        o.add({2, "v", "c", 4, "say \"hi\"\n\t\tthere # handle 5"});
-        RuleIndex idx = index(
-            "table ip v { # handle 3\n\tchain c { # handle 1\n"
-            "\t\tcounter comment \"say \"hi\"\n\t\tthere # handle 5\" # handle 4\n\t}\n}\n",
-            o);
-        EXPECT_EQ(text_of(idx, "v", "c", 4), "counter comment \"say \"hi\"\n\t\tthere # handle 5\"");
     }
 }
 
