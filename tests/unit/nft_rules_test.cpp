@@ -4,6 +4,7 @@
 // trace fixtures against nft monitor trace, and on hostile listings.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <regex>
 
 #include "iptables_trace/nft_rules.hpp"
@@ -465,4 +466,54 @@ TEST(NftRuleIndex, TextOfEveryTracedRuleIsWhatNftMonitorPrinted) {
         EXPECT_EQ(at, monitor_rules.size());
     }
     EXPECT_GE(compared, 20u);
+}
+
+// ---- robustness --------------------------------------------------------------------------
+
+TEST(NftRuleIndex, MangledListingsAndSavesNeverCrashOrInventRules) {
+    std::mt19937 rng(11);
+    const std::string alphabet = "\t\n\"{}# handle0123456789-A";
+    size_t parsed = 0, refused = 0;
+    for (const std::string scenario :
+         {"ipt-input-user-chain", "ipt-forward-docker", "inet-native", "ip6t-input-user-chain", "ipt-comment"}) {
+        const std::string listing = fixture(scenario + ".ruleset.txt");
+        Dump d = dump_of(scenario);
+        SaveText ipt4 = save_of(scenario + ".ipt4.save"), ipt6 = save_of(scenario + ".ipt6.save");
+        for (int i = 0; i < 400; ++i) {
+            std::string l = listing;
+            SaveText s4 = ipt4;
+            const int edits = 1 + int(rng() % 4);
+            for (int e = 0; e < edits; ++e) {
+                std::string& target = (s4.text && rng() % 3 == 0) ? *s4.text : l;
+                if (target.empty()) continue;
+                const size_t at = rng() % target.size();
+                switch (rng() % 3) {
+                case 0: target[at] = alphabet[rng() % alphabet.size()]; break;
+                case 1: target.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+                default: target.erase(at, 1 + rng() % 8); break;
+                }
+            }
+            if (rng() % 10 == 0) l.resize(rng() % (l.size() + 1));
+            auto parsed_listing = parse_nft_listing(l);
+            if (!parsed_listing) {
+                ++refused;
+                continue;
+            }
+            ++parsed;
+            RuleIndex idx = build_rule_index(*parsed_listing, &d.order, s4, ipt6, d.generation);
+            // Whatever the text says, every rule the index knows is one the
+            // kernel has, at the kernel's position.
+            for (const auto& [tk, table] : idx.tables)
+                for (const auto& [name, chain] : table.chains) {
+                    auto k = d.order.chains.find({tk.first, tk.second, name});
+                    for (const auto& r : chain.rules) {
+                        ASSERT_NE(k, d.order.chains.end()) << tk.second << "/" << name;
+                        ASSERT_LE(r.position, k->second.size());
+                        EXPECT_EQ(k->second[r.position - 1].handle, r.handle);
+                    }
+                }
+        }
+    }
+    EXPECT_GT(parsed, 100u);
+    EXPECT_GT(refused, 10u);
 }
