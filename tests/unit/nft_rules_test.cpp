@@ -15,8 +15,9 @@ namespace t = itr::nft::testing;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-    std::string path = t::nft_data_dir() + "/6.18/" + name;
+// Fixtures of one kernel's directory (6.18 unless said).
+std::string fixture(const std::string& name, const std::string& kernel = "6.18") {
+    std::string path = t::nft_data_dir() + "/" + kernel + "/" + name;
     EXPECT_TRUE(std::filesystem::exists(path)) << path;
     return t::read_text(path);
 }
@@ -32,9 +33,9 @@ struct Dump {
     KernelRuleOrder order;
 };
 
-Dump dump_of(const std::string& scenario) {
+Dump dump_of(const std::string& scenario, const std::string& kernel = "6.18") {
     Dump d;
-    auto msgs = t::read_hex_messages(t::nft_data_dir() + "/6.18/" + scenario + ".dump.hex");
+    auto msgs = t::read_hex_messages(t::nft_data_dir() + "/" + kernel + "/" + scenario + ".dump.hex");
     EXPECT_GE(msgs.size(), 2u);
     if (msgs.empty()) return d;
     auto gen = decode_gen_message(msgs[0]);
@@ -48,17 +49,18 @@ Dump dump_of(const std::string& scenario) {
     return d;
 }
 
-SaveText save_of(const std::string& name) {
-    std::string path = t::nft_data_dir() + "/6.18/" + name;
+SaveText save_of(const std::string& name, const std::string& kernel = "6.18") {
+    std::string path = t::nft_data_dir() + "/" + kernel + "/" + name;
     if (!std::filesystem::exists(path)) return {};
     return SaveText{t::read_text(path), ""};
 }
 
 // The index the system source builds for a captured scenario.
-RuleIndex index_of(const std::string& scenario) {
-    Dump d = dump_of(scenario);
-    return build_rule_index(listing_of(fixture(scenario + ".ruleset.txt")), &d.order,
-                            save_of(scenario + ".ipt4.save"), save_of(scenario + ".ipt6.save"), d.generation);
+RuleIndex index_of(const std::string& scenario, const std::string& kernel = "6.18") {
+    Dump d = dump_of(scenario, kernel);
+    return build_rule_index(listing_of(fixture(scenario + ".ruleset.txt", kernel)), &d.order,
+                            save_of(scenario + ".ipt4.save", kernel), save_of(scenario + ".ipt6.save", kernel),
+                            d.generation);
 }
 
 TraceMessage hit(uint8_t family, const std::string& table, const std::string& chain, HitKind kind,
@@ -424,8 +426,9 @@ TEST(NftRuleIndex, TextOfEveryTracedRuleIsWhatNftMonitorPrinted) {
         SCOPED_TRACE(path.string());
         const std::string base = path.string().substr(0, path.string().size() - std::string(".trace.hex").size());
         const std::string scenario = std::filesystem::path(base).filename();
-        RuleIndex idx = index_of(scenario);
-        NftListing listing = listing_of(fixture(scenario + ".ruleset.txt"));
+        const std::string kernel = path.parent_path().filename();
+        RuleIndex idx = index_of(scenario, kernel);
+        NftListing listing = listing_of(fixture(scenario + ".ruleset.txt", kernel));
         // "trace id ID FAMILY TABLE CHAIN rule TEXT (verdict V)", counters left out.
         std::vector<std::string> monitor_rules;
         std::string all = t::read_text(base + ".monitor.txt");

@@ -428,6 +428,12 @@ TEST(NftTraceCaptured, EveryMessageDecodesAndAgreesWithNftMonitor) {
                 }
             } else {
                 EXPECT_EQ(m.kind, HitKind::Return);
+                // Up to 6.6 a chain's end is TYPE=RETURN, which nft monitor may
+                // print as a line of its own; 6.7+ sends TYPE=RULE and it
+                // prints nothing. (To be confirmed on the VM captures.)
+                if (m.type == TraceType::Return && at < monitor.size() && monitor[at].chain == m.chain &&
+                    monitor[at].what.rfind("packet: ", 0) != 0)
+                    ++at;
             }
         }
         EXPECT_EQ(at, monitor.size()) << "monitor lines not matched by a message";
