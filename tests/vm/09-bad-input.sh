@@ -9,8 +9,11 @@ need_tracer
 
 bad=0
 nflog0=$(cat /proc/sys/net/netfilter/nf_log/2 /proc/sys/net/netfilter/nf_log/10 2>/dev/null)
-check() { # check ARGS...
-	iptables-trace $ITR_TRACER_ARGS "$@" > out.txt 2> err.txt < /dev/null
+check() { # check ARGS...: with the backend under test
+	check_cmd iptables-trace $ITR_TRACER_ARGS "$@"
+}
+check_cmd() { # check_cmd CMD...
+	"$@" > out.txt 2> err.txt < /dev/null
 	rc=$?
 	lines=$(wc -l < err.txt)
 	first=$(head -n 1 err.txt)
@@ -26,12 +29,12 @@ check() { # check ARGS...
 	[ "$(cat /proc/sys/net/netfilter/nf_log/2 /proc/sys/net/netfilter/nf_log/10 2>/dev/null)" = "$nflog0" ] ||
 		problem="$problem; logger bindings changed"
 	if [ -n "$problem" ]; then
-		echo "BAD: iptables-trace $* -> ${problem#; }"
+		echo "BAD: $* -> ${problem#; }"
 		sed 's/^/    | /' err.txt | head -n 5
 		bad=$((bad + 1))
 		iptables-trace --cleanup >/dev/null 2>&1
 	else
-		echo "ok:  iptables-trace $* -> $first"
+		echo "ok:  $* -> $first"
 	fi
 }
 check -H 300.1.1.1
@@ -58,7 +61,7 @@ check -c abc
 check -B 3
 check -B 0
 check -B lots
-check --backend nope
+check_cmd iptables-trace --backend nope
 check --no-such-flag
 check -P
 # What the backend under test cannot do is bad input too, refused before set-up.
