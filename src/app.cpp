@@ -65,7 +65,7 @@ void remove_leftovers(const BackendRegistry& backends, Diagnostics& diag, const 
             continue;
         }
         for (const auto& what : *removed)
-            diag.notice(when + what);
+            diag.notice(what.rfind(kNotRemoved, 0) == 0 ? what : when + what);
     }
 }
 

@@ -23,6 +23,8 @@
 
 namespace itr {
 
+inline constexpr const char* kNotRemoved = "not removed: ";
+
 struct Options;
 
 // The event is the backend's scratch object: the callee may change it or
@@ -109,6 +111,8 @@ public:
     virtual Result<std::unique_ptr<TraceBackend>> start(const Options& opts, Diagnostics& diag) const = 0;
     // Finds and removes what a killed instance left (module, pins, nft
     // table, logger binding); one line for each thing removed.
+    // What was removed, one line each; a line starting with kNotRemoved is
+    // something found and deliberately left (not ours), said as it is.
     virtual Result<std::vector<std::string>> cleanup_leftovers() const = 0;
     // --check: its own report on out; 0 when it passes.
     virtual int check(const Options& opts, std::ostream& out, Diagnostics& diag) const = 0;

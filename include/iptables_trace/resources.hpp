@@ -27,11 +27,15 @@ private:
     Fd fd_;
 };
 
-// bpffs at /sys/fs/bpf; mounted by us (and unmounted at the end) only when
-// the system had not mounted it.
+// A bpffs instance of our own, mounted (mode 0700) on a folder under /run,
+// which only root can write: the module finds its programs there by path,
+// and no local user can put a symlink or a folder of their own in the way,
+// as they can in a /sys/fs/bpf mounted without mode=. Unmounted (and the
+// folder removed) in the destructor; a leftover is removed by
+// remove_private_bpffs().
 class BpffsMount {
 public:
-    static Result<BpffsMount> ensure(const std::string& path);
+    static Result<BpffsMount> create_private(const std::string& path);
     BpffsMount(BpffsMount&& o) noexcept : path_(std::move(o.path_)), mounted_(o.mounted_) { o.mounted_ = false; }
     ~BpffsMount();
 
@@ -40,6 +44,10 @@ private:
     std::string path_;
     bool mounted_ = false;
 };
+
+// Unmounts and removes what a killed instance left at a private bpffs
+// path; true if there was something.
+bool remove_private_bpffs(const std::string& path);
 
 // A private 0700 folder in bpffs and the programs pinned in it.
 class PinDir {
@@ -57,8 +65,17 @@ private:
     bool live_ = false;
 };
 
-// Removes everything in a pin folder and the folder; true if it existed.
-bool remove_pin_dir(const std::string& path);
+// What removing a pin folder found.
+enum class PinDirRemoval {
+    Absent,   // nothing there
+    Removed,  // our folder: our pins (the `names`) and the folder are gone
+    Refused,  // not ours (a symlink, not bpffs, not root's, writable by others,
+              // or holding other files): left as it is, `why` says why
+};
+// Removes a pin folder that a killed older instance left in a shared bpffs:
+// opened without following links, checked to be a root-owned 0700 folder on
+// bpffs, and only the given pin names are deleted in it.
+PinDirRemoval remove_pin_dir(const std::string& path, std::span<const char* const> names, std::string* why);
 
 // Our kernel module, inserted from memory; removed in the destructor.
 class LoadedModule {

@@ -135,7 +135,7 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     if (auto st = maybe_fail("load"); !st)
         return st.error();
 
-    auto mnt = BpffsMount::ensure("/sys/fs/bpf");
+    auto mnt = BpffsMount::create_private(kPrivateBpffs);
     if (!mnt)
         return mnt.error();
     be->bpffs_.emplace(std::move(*mnt));
@@ -153,6 +153,10 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     if (!mod)
         return mod.error();
     be->kmod_.emplace(std::move(*mod));
+    // The module took its programs at insertion: nothing needs the pins or
+    // the mount any longer, and a kill -9 from here on leaves neither.
+    be->pins_.reset();
+    be->bpffs_.reset();
     clock.mark("module insertion (probes registered)");
     if (auto st = maybe_fail("module"); !st)
         return st.error();
@@ -220,8 +224,21 @@ public:
                 return st.error();
             removed.push_back(std::string("kernel module ") + ITR_MODULE_NAME);
         }
-        if (remove_pin_dir(kPinDir))
-            removed.push_back(std::string("pinned programs in ") + kPinDir);
+        if (remove_private_bpffs(kPrivateBpffs))
+            removed.push_back(std::string("the private bpffs at ") + kPrivateBpffs);
+        static constexpr const char* kPins[] = {ITR_PIN_IPT_ENTRY, ITR_PIN_IPT_RETURN, ITR_PIN_IP6T_ENTRY,
+                                                ITR_PIN_IP6T_RETURN, ITR_PIN_LOG_TRACE};
+        std::string why;
+        switch (remove_pin_dir(kLegacyPinDir, kPins, &why)) {
+        case PinDirRemoval::Removed:
+            removed.push_back(std::string("pinned programs in ") + kLegacyPinDir);
+            break;
+        case PinDirRemoval::Refused:
+            removed.push_back(std::string(kNotRemoved) + why);
+            break;
+        case PinDirRemoval::Absent:
+            break;
+        }
         return removed;
     }
 

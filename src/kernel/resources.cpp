@@ -44,23 +44,60 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& path)
     return l;
 }
 
-Result<BpffsMount> BpffsMount::ensure(const std::string& path)
+namespace {
+
+// Whether path is a mount point of bpffs (its own superblock, not the
+// folder it sits in).
+bool is_bpffs_mount(const std::string& path)
 {
+    struct statfs fs {};
+    struct stat here {}, parent {};
+    if (::statfs(path.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
+        return false;
+    if (::lstat(path.c_str(), &here) != 0 || ::stat((path + "/..").c_str(), &parent) != 0)
+        return false;
+    return here.st_dev != parent.st_dev;
+}
+
+}  // namespace
+
+Result<BpffsMount> BpffsMount::create_private(const std::string& path)
+{
+    // /run is root's: the folder is ours unless a stale instance left it
+    // (remove_private_bpffs runs before), so anything odd there is refused.
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+        return Error{"creating " + path + ": " + errno_text(errno), ""};
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
+        return Error{path + " is not a private folder of root's", "remove it, then start again"};
+    if (::mount("bpf", path.c_str(), "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+        const int e = errno;
+        ::rmdir(path.c_str());
+        return Error{"mounting a private bpffs at " + path + ": " + errno_text(e), ""};
+    }
     BpffsMount m;
     m.path_ = path;
-    struct statfs st {};
-    if (::statfs(path.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC)
-        return m;
-    if (::mount("bpf", path.c_str(), "bpf", 0, "mode=0700") != 0)
-        return Error{"mounting bpffs at " + path + ": " + errno_text(errno), "mount -t bpf bpf " + path};
     m.mounted_ = true;
     return m;
 }
 
 BpffsMount::~BpffsMount()
 {
-    if (mounted_)
-        ::umount2(path_.c_str(), MNT_DETACH);
+    if (!mounted_)
+        return;
+    ::umount2(path_.c_str(), MNT_DETACH);
+    ::rmdir(path_.c_str());
+}
+
+bool remove_private_bpffs(const std::string& path)
+{
+    bool found = false;
+    while (is_bpffs_mount(path) && ::umount2(path.c_str(), MNT_DETACH) == 0)
+        found = true;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && ::rmdir(path.c_str()) == 0)
+        found = true;
+    return found;
 }
 
 Result<PinDir> PinDir::create(const std::string& path)
@@ -92,19 +129,39 @@ PinDir::~PinDir()
     ::rmdir(path_.c_str());
 }
 
-bool remove_pin_dir(const std::string& path)
+PinDirRemoval remove_pin_dir(const std::string& path, std::span<const char* const> names, std::string* why)
 {
-    DIR* d = ::opendir(path.c_str());
-    if (!d)
-        return false;
-    while (struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0)
-            continue;
-        ::unlinkat(::dirfd(d), e->d_name, 0);
+    auto refuse = [&](const std::string& reason) {
+        if (why)
+            *why = path + ": " + reason + "; not ours, left as it is";
+        return PinDirRemoval::Refused;
+    };
+    const size_t slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0)
+        return refuse("not a path below a bpffs mount");
+    Fd parent(::open(path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!parent)
+        return PinDirRemoval::Absent;
+    const std::string base = path.substr(slash + 1);
+    Fd dir(::openat(parent.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) {
+        if (errno == ENOENT)
+            return PinDirRemoval::Absent;
+        return refuse(errno == ELOOP || errno == ENOTDIR ? "a symlink or not a folder" : errno_text(errno));
     }
-    ::closedir(d);
-    ::rmdir(path.c_str());
-    return true;
+    struct statfs fs {};
+    struct stat st {};
+    if (::fstatfs(dir.get(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
+        return refuse("not on bpffs");
+    if (::fstat(dir.get(), &st) != 0 || st.st_uid != 0)
+        return refuse("not owned by root");
+    if (st.st_mode & 022)
+        return refuse("writable by others");
+    for (const char* name : names)
+        ::unlinkat(dir.get(), name, 0);  // a pin, or nothing: never a folder
+    if (::unlinkat(parent.get(), base.c_str(), AT_REMOVEDIR) != 0)
+        return refuse("it holds files that are not our pins");
+    return PinDirRemoval::Removed;
 }
 
 Result<LoadedModule> LoadedModule::insert(std::span<const std::byte> image, const std::string& params,
