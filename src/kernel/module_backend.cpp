@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <cstring>
+
+#include <fcntl.h>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -334,6 +336,7 @@ public:
     std::optional<BpffsMount> bpffs_;
     std::optional<PinDir> pins_;
     std::optional<LoadedModule> kmod_;
+    Fd owner_;  // the module marks packets only while this is open
     std::vector<LinkPtr> links_;
     std::optional<PerfReader> reader_;
 
@@ -504,6 +507,10 @@ Result<std::unique_ptr<TraceBackend>> make_module_backend(const Options& opts)
     if (!mod)
         return mod.error();
     be->kmod_.emplace(std::move(*mod));
+    // Arms the module; our death closes it and marking stops at once.
+    be->owner_ = Fd(::open("/proc/" ITR_OWNER_PROC, O_RDONLY | O_CLOEXEC));
+    if (!be->owner_)
+        return Error{std::string("arming the module (/proc/") + ITR_OWNER_PROC + "): " + std::strerror(errno), ""};
     mark("module insertion (probes registered)");
     if (auto st = maybe_fail("module"); !st)
         return st.error();
@@ -562,6 +569,13 @@ Result<std::vector<std::string>> cleanup_module_backend_leftovers()
 {
     std::vector<std::string> removed;
     if (module_is_loaded(ITR_MODULE_NAME)) {
+        // A live owner (another instance, maybe in another mount namespace
+        // where our lock file is not seen) still holds the module armed.
+        if (read_module_param(ITR_MODULE_NAME, "armed") == "1") {
+            const std::string pid = read_module_param(ITR_MODULE_NAME, "owner_pid");
+            return Error{"another iptables-trace (pid " + pid + ") is tracing with the kernel module",
+                         "only one instance can trace at a time; stop the other one first"};
+        }
         if (auto st = remove_module(ITR_MODULE_NAME); !st)
             return st.error();
         removed.push_back(std::string("kernel module ") + ITR_MODULE_NAME);
