@@ -20,6 +20,7 @@
 #include "iptables_trace/enricher.hpp"
 #include "iptables_trace/fate.hpp"
 #include "iptables_trace/sink.hpp"
+#include "iptables_trace/tree_view.hpp"
 
 namespace {
 
@@ -115,6 +116,34 @@ void BM_FormatOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_FormatOnly<false>)->Name("BM_FormatOnly/Columns");
 BENCHMARK(BM_FormatOnly<true>)->Name("BM_FormatOnly/Json");
+
+// The tree view (--tree) over the mix, decoded as the reader does: every
+// event grouped into its walk, every block rendered and written once its
+// walk is over. One tick() per lap of the mix (17 events), about what the app
+// does (one tick per poll, a poll handing over 16 or more events under load).
+// The mix ends with an accepted walk, which the next lap's first event on
+// that CPU closes; the stamps move 16 ms a lap, so tick() (200 ms) prints
+// nothing the events have not already printed.
+void BM_DecodeTree(benchmark::State& state) {
+    auto evs = mix();
+    Discard d;
+    TreeOptions to;
+    to.sink = sink_opts();
+    TreeView view(d.os, to);
+    TraceEvent scratch;
+    uint64_t n = 0;
+    for (auto _ : state) {
+        for (const auto& e : evs)
+            if (decode_event_into(&e, sizeof e, scratch)) view.event(scratch);
+        view.tick(evs.back().ts_ns);
+        n += evs.size();
+        advance_stamps(evs, 16'000'000);
+    }
+    view.finish();
+    state.SetItemsProcessed(static_cast<int64_t>(n));
+    state.SetBytesProcessed(static_cast<int64_t>(d.buf.bytes));
+}
+BENCHMARK(BM_DecodeTree)->Name("BM_DecodeFormat/Tree");
 
 // The rule-text source, in memory: fingerprints never change, so after the
 // first read every lookup is served from the cached ruleset (the steady

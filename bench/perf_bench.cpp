@@ -4,7 +4,7 @@
 // records into a perf event array on each getppid() of this process; a
 // generator thread, pinned to one CPU, makes those calls at the asked rate.
 // The main thread, pinned to another CPU, reads the perf buffer with the
-// project's PerfReader (src/kernel/perf_reader.*), decodes every sample with
+// project's PerfReader (src/bpf/perf_reader.*), decodes every sample with
 // decode_event and formats it with the column (or JSON) sink into a
 // discarding stream: the module backend's consumer path minus the terminal.
 //

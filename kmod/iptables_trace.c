@@ -85,21 +85,28 @@
 
 /* ---- parameters ------------------------------------------------------- */
 
+/*
+ * Names user space also uses come from counters.h. MODULE_PARM_DESC
+ * stringifies its argument as written: one more macro level expands the
+ * ITR_PARAM_* name first.
+ */
+#define ITR_PARM_DESC(name, desc) MODULE_PARM_DESC(name, desc)
+
 static char *pin_dir;
-module_param(pin_dir, charp, 0444);
-MODULE_PARM_DESC(pin_dir, "bpffs folder holding the pinned programs (required)");
+module_param_named(ITR_PARAM_PIN_DIR, pin_dir, charp, 0444);
+ITR_PARM_DESC(ITR_PARAM_PIN_DIR, "bpffs folder holding the pinned programs (required)");
 
 static int abi = -1;
-module_param(abi, int, 0444);
-MODULE_PARM_DESC(abi, "ABI version user space was built for; must equal the module's");
+module_param_named(ITR_PARAM_ABI, abi, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_ABI, "ABI version user space was built for; must equal the module's");
 
 static int ipt_skb_arg = 1;
-module_param(ipt_skb_arg, int, 0444);
-MODULE_PARM_DESC(ipt_skb_arg, "argument index (0..5) of the skb in ipt_do_table");
+module_param_named(ITR_PARAM_IPT_SKB_ARG, ipt_skb_arg, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_IPT_SKB_ARG, "argument index (0..5) of the skb in ipt_do_table");
 
 static int ip6t_skb_arg = 1;
-module_param(ip6t_skb_arg, int, 0444);
-MODULE_PARM_DESC(ip6t_skb_arg, "argument index (0..5) of the skb in ip6t_do_table");
+module_param_named(ITR_PARAM_IP6T_SKB_ARG, ip6t_skb_arg, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_IP6T_SKB_ARG, "argument index (0..5) of the skb in ip6t_do_table");
 
 /*
  * The table functions' prototype as the headers we are built against
@@ -145,8 +152,8 @@ extern typeof(nf_log_trace) nf_log_trace __weak;
 struct nft_pktinfo;
 unsigned int nft_do_chain(struct nft_pktinfo *pkt, void *priv) __weak;
 static unsigned long nft_do_chain_addr;
-module_param(nft_do_chain_addr, ulong, 0400);
-MODULE_PARM_DESC(nft_do_chain_addr, "address of nft_do_chain, 0 if unknown (read-only)");
+module_param_named(ITR_PARAM_NFT_DO_CHAIN_ADDR, nft_do_chain_addr, ulong, 0400);
+ITR_PARM_DESC(ITR_PARAM_NFT_DO_CHAIN_ADDR, "address of nft_do_chain, 0 if unknown (read-only)");
 
 /* Probe at `addr` when known, else by `symbol`. */
 static void itr_kprobe_target(struct kprobe *kp, void *addr, const char *symbol)
@@ -176,14 +183,14 @@ MODULE_PARM_DESC(has_ip6, "1 when ip6t_do_table is probed (read-only)");
  */
 static atomic_t itr_owned = ATOMIC_INIT(0); /* the file is open */
 static int armed;
-module_param(armed, int, 0444);
-MODULE_PARM_DESC(armed, "1 while the owner holds the owner file open and packets are marked (read-only)");
+module_param_named(ITR_PARAM_ARMED, armed, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_ARMED, "1 while the owner holds the owner file open and packets are marked (read-only)");
 static int owner_pid;
-module_param(owner_pid, int, 0444);
-MODULE_PARM_DESC(owner_pid, "tgid of the process that armed the module, 0 before (read-only)");
+module_param_named(ITR_PARAM_OWNER_PID, owner_pid, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_OWNER_PID, "tgid of the process that armed the module, 0 before (read-only)");
 static unsigned long long owner_start;
-module_param(owner_start, ullong, 0444);
-MODULE_PARM_DESC(owner_start, "start time of that process in clock ticks after boot (read-only)");
+module_param_named(ITR_PARAM_OWNER_START, owner_start, ullong, 0444);
+ITR_PARM_DESC(ITR_PARAM_OWNER_START, "start time of that process in clock ticks after boot (read-only)");
 
 static int itr_owner_open(struct inode *inode, struct file *file)
 {
@@ -215,12 +222,9 @@ static struct proc_dir_entry *itr_owner_file;
 
 /* Counters: per CPU on the hot path, summed when read through sysfs. */
 struct itr_stats {
-	unsigned long marked;
-	unsigned long skipped;
-	unsigned long silenced;
-	unsigned long admin_passed;
-	unsigned long slots_full;
-	unsigned long admin_traced;
+#define ITR_STAT_FIELD(name, desc) unsigned long name;
+	ITR_MODULE_COUNTERS(ITR_STAT_FIELD)
+#undef ITR_STAT_FIELD
 };
 
 static DEFINE_PER_CPU(struct itr_stats, itr_stats);
@@ -245,14 +249,9 @@ static const struct kernel_param_ops itr_stat_ops = {
 #define ITR_STAT_PARAM(field, desc)					\
 	module_param_cb(field, &itr_stat_ops,				\
 			(void *)offsetof(struct itr_stats, field), 0444); \
-	MODULE_PARM_DESC(field, desc)
+	MODULE_PARM_DESC(field, desc);
 
-ITR_STAT_PARAM(marked, "packets whose nf_trace was set for a table call");
-ITR_STAT_PARAM(skipped, "table calls the entry program declined");
-ITR_STAT_PARAM(silenced, "nf_log_trace calls for our packets kept out of the log");
-ITR_STAT_PARAM(admin_passed, "nf_log_trace calls for already-traced packets, left to log");
-ITR_STAT_PARAM(slots_full, "table calls not traced: the CPU's slot stack was full");
-ITR_STAT_PARAM(admin_traced, "TRACE rules hit by packets we marked (their mark is kept)");
+ITR_MODULE_COUNTERS(ITR_STAT_PARAM)
 
 /* ---- programs and probes ---------------------------------------------- */
 
@@ -295,8 +294,8 @@ static const struct kernel_param_ops itr_missed_ops = {
 	.get = itr_missed_get,
 };
 
-module_param_cb(missed, &itr_missed_ops, NULL, 0444);
-MODULE_PARM_DESC(missed, "probe hits lost: no free kretprobe instance, or a probe hit inside another handler");
+module_param_cb(ITR_PARAM_MISSED, &itr_missed_ops, NULL, 0444);
+ITR_PARM_DESC(ITR_PARAM_MISSED, "probe hits lost: no free kretprobe instance, or a probe hit inside another handler");
 
 /* ---- marked slots ----------------------------------------------------- */
 

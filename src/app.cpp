@@ -4,15 +4,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <vector>
 
 #include "iptables_trace/backend.hpp"
 #include "iptables_trace/enricher.hpp"
-#include "iptables_trace/fate.hpp"
-#include "iptables_trace/module_backend.hpp"
+#include "iptables_trace/pipeline.hpp"
+#include "iptables_trace/diagnostics.hpp"
+#include "iptables_trace/netns.hpp"
 #include "iptables_trace/sink.hpp"
+#include "iptables_trace/tree_view.hpp"
 #include "iptables_trace/resources.hpp"
 #include "signals.hpp"
 
@@ -20,14 +23,21 @@ namespace itr {
 namespace {
 
 constexpr const char* kProg = "iptables-trace: ";
+// Held while an instance runs; tells a live instance from a killed one.
+constexpr const char* kLockFile = "/run/iptables-trace.lock";
 
-int fail(const Error& e, int code = 1)
-{
-    std::cerr << kProg << e.what << "\n";
-    if (!e.hint.empty())
-        std::cerr << "hint: " << e.hint << "\n";
-    return code;
-}
+// The program's one diagnostics channel: stderr, every line prefixed.
+class StderrDiagnostics final : public Diagnostics {
+public:
+    void notice(std::string_view line) override { std::cerr << kProg << line << "\n"; }
+    void error(const Error& e) override
+    {
+        std::cerr << kProg << e.what << "\n";
+        if (!e.hint.empty())
+            std::cerr << "hint: " << e.hint << "\n";
+    }
+    void log(std::string_view text) override { std::cerr << text; }
+};
 
 int64_t realtime_offset_ns()
 {
@@ -45,87 +55,64 @@ int32_t local_utc_offset_s()
     return static_cast<int32_t>(lt.tm_gmtoff);
 }
 
-void report_removed(const Result<std::vector<std::string>>& r, const char* when)
+// Whatever a killed instance left: found, reported, removed.
+void remove_leftovers(const BackendRegistry& backends, Diagnostics& diag, const std::string& when)
 {
-    if (!r) {
-        std::cerr << kProg << "removing a stale instance: " << r.error().what << "\n";
-        return;
+    for (const auto& p : backends.providers()) {
+        auto removed = p->cleanup_leftovers();
+        if (!removed) {
+            diag.notice("removing a stale instance: " + removed.error().what);
+            continue;
+        }
+        for (const auto& what : *removed)
+            diag.notice(when + what);
     }
-    for (const auto& what : r.value())
-        std::cerr << kProg << when << what << "\n";
 }
 
-// Picks the backend for --backend auto and says why on stderr.
-Result<Backend> choose_backend(const Options& opts)
+// --check: each backend's own report (the one --backend names, or every
+// one), then whether each can run here. 0 when one passes its check.
+int run_checks(const Options& opts, const BackendRegistry& backends, Diagnostics& diag)
 {
-    if (opts.backend != Backend::Auto)
-        return opts.backend;
-    auto why_not_module = module_backend_unavailable(opts);
-    if (!why_not_module)
-        return Backend::Module;
-    auto why_not_netlink = netlink_backend_unavailable(opts);
-    if (!why_not_netlink) {
-        std::cerr << kProg << "using the netlink backend: the module backend cannot run here (" << *why_not_module
-                  << ")\n";
-        return Backend::Netlink;
+    int code = -1;
+    for (const auto& p : backends.providers()) {
+        if (opts.backend != "auto" && p->name() != opts.backend)
+            continue;
+        const int c = p->check(opts, std::cout, diag);
+        code = code == 0 || c == 0 ? 0 : (code < 0 ? c : code);
     }
-    return Error{"no backend can run here: module: " + *why_not_module + "; netlink: " + *why_not_netlink, ""};
+    for (const auto& p : backends.providers()) {
+        auto why = p->probe(opts);
+        std::cout << p->name() << " backend: " << (why ? "cannot run here: " + *why : std::string("ready"))
+                  << "; can: " << p->capabilities().names() << "\n";
+    }
+    return code < 0 ? 0 : code;
 }
 
 }  // namespace
 
-// -v: how long each start-up step took (start-up time is a measured target).
-class StartupClock {
-public:
-    // From main() when known: the command-line parse is part of start-up.
-    StartupClock(bool on, int64_t main_start_ns)
-        : on_(on), t0_(main_start_ns ? main_start_ns : now()), last_(t0_)
-    {
-        if (main_start_ns)
-            mark("command line");
-    }
-    void mark(const char* step)
-    {
-        if (!on_)
-            return;
-        const int64_t t = now();
-        std::cerr << kProg << "start-up: " << step << " " << (t - last_) / 1000000.0 << " ms\n";
-        last_ = t;
-    }
-    void total()
-    {
-        if (on_)
-            std::cerr << kProg << "start-up: ready after " << (now() - t0_) / 1000000.0 << " ms\n";
-    }
-
-private:
-    static int64_t now()
-    {
-        struct timespec ts {};
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return int64_t(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-    }
-    bool on_;
-    int64_t t0_, last_;
-};
-
-int run(const Options& opts)
+int run(const Options& opts, const BackendRegistry& backends)
 {
     install_stop_handlers();
-    StartupClock clock(opts.verbose, opts.main_start_ns);
-
-    if (opts.check)
-        return run_module_check(opts, std::cout);
+    StderrDiagnostics diag;
+    auto fail = [&diag](const Error& e, int code = 1) {
+        diag.error(e);
+        return code;
+    };
+    StepClock clock(diag, opts.verbose, "", opts.main_start_ns);
+    if (opts.main_start_ns)
+        clock.mark("command line");
 
     // A namespace that does not exist is bad input (exit 2), found before
     // anything is loaded; the backends resolve it again for their own use.
     std::optional<uint32_t> netns_inode;
     if (opts.netns) {
-        auto ino = resolve_netns_inode(*opts.netns);
-        if (!ino)
-            return fail(Error{ino.error().what, ""}, 2);
-        netns_inode = *ino;
+        auto ns = open_netns(*opts.netns);
+        if (!ns)
+            return fail(Error{ns.error().what, ""}, 2);
+        netns_inode = ns->inode;
     }
+    if (opts.check)
+        return run_checks(opts, backends, diag);
 
     if (geteuid() != 0)
         return fail(Error{"must run as root", "sudo iptables-trace ..."});
@@ -134,37 +121,40 @@ int run(const Options& opts)
     if (!lock)
         return fail(lock.error());
 
-    // Whatever a killed instance left: found, reported, removed.
-    const char* when = opts.cleanup ? "removed " : "removed a stale instance's ";
-    report_removed(cleanup_module_backend_leftovers(), when);
-    report_removed(cleanup_netlink_backend_leftovers(), when);
+    remove_leftovers(backends, diag, opts.cleanup ? "removed " : "removed a stale instance's ");
     if (opts.cleanup)
         return 0;
     clock.mark("lock and stale-instance check");
 
-    auto which = choose_backend(opts);
-    if (!which)
-        return fail(which.error());
-    if (*which == Backend::Netlink && opts.fate)
-        return fail(Error{std::string(opts.drops_only ? "--drops-only" : "--fate") +
-                              " needs each table's verdict, which only the module backend reports",
-                          "run where the module backend works, or trace without it"},
-                    2);
-    if (*which != Backend::Module)
-        release_module_backend_caches();
+    auto choice = choose_backend(backends, opts);
+    if (auto* e = std::get_if<ChoiceError>(&choice))
+        return fail(e->error, e->bad_input ? 2 : 1);
+    const BackendProvider& provider = *std::get<BackendChoice>(choice).provider;
+    if (const std::string& why = std::get<BackendChoice>(choice).notice; !why.empty())
+        diag.notice(why);
+    for (const auto& p : backends.providers())
+        if (p.get() != &provider)
+            p->release_probe_state();
     clock.mark("choosing the backend");
-    auto backend = *which == Backend::Module ? make_module_backend(opts) : make_netlink_backend(opts);
+    auto backend = provider.start(opts, diag);
     if (!backend)
         return fail(backend.error());
 
     clock.mark("setting up the backend");
-    FateTracker fates;
 
     SinkOptions so;
     so.time_mode = opts.time_mode;
     so.realtime_offset_ns = realtime_offset_ns();
     so.utc_offset_s = local_utc_offset_s();
-    auto sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
+    std::unique_ptr<Sink> sink;
+    if (opts.tree) {
+        TreeOptions to;
+        to.sink = so;
+        to.colour = want_colour(isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"));
+        sink = std::make_unique<TreeView>(std::cout, to);
+    } else {
+        sink = opts.json ? make_json_sink(std::cout, so) : make_column_sink(std::cout, so);
+    }
 
     clock.total();
     sink->flush();  // the column header, before the first packet
@@ -173,120 +163,29 @@ int run(const Options& opts)
         if (fd >= 0)
             ::close(fd);
     }
-    std::cerr << kProg << "tracing with the " << (*backend)->name() << " backend; Ctrl-C to stop\n";
+    diag.notice("tracing with the " + (*backend)->name() + " backend; Ctrl-C to stop");
 
     // Rule text: the rulesets are read once now, then again when they change.
     // After the ready file: the probes are live and the kernel buffers what
     // happens meanwhile; with many tables (one iptables-save each) this is
     // the slowest step left and tracing need not wait for it.
     std::unique_ptr<Enricher> enricher;
-    if (opts.rule_text) {
+    if (opts.rule_text)
         enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
-        if (auto st = enricher->prime(netns_inode); !st)
-            std::cerr << kProg << "rule text unavailable: " << st.error().what << "\n";
-    }
-    auto print_diagnostics = [&] {
-        if (enricher)
-            for (const auto& d : enricher->take_diagnostics())
-                std::cerr << kProg << d << "\n";
-    };
-    print_diagnostics();
-    if (enricher)
-        clock.mark("reading the rulesets (tracing already live)");
-
-    uint64_t printed = 0;
-    bool out_closed = false;
-    std::string statement;
-    // -c counts printed records: events, or fates with --drops-only.
-    auto emit = [&](TraceEvent& ev) {
-        if (out_closed || (opts.catch_count && printed >= opts.catch_count))
-            return;
-        if (enricher && ev.kind == EventKind::Rule)
-            enricher->enrich(ev);
-        if (!opts.drops_only) {
-            sink->event(ev);
-            printed++;
-        }
-        if (!opts.fate)
-            return;
-        auto f = fates.consume(ev);
-        if (!f || (opts.drops_only && !f->dropped()))
-            return;
-        if (opts.catch_count && printed >= opts.catch_count)
-            return;
-        statement = format_fate(*f);
-        sink->fate(*f, statement);
-        printed++;
-    };
-    // With rule text, a poll's events are enriched after the poll: all were
-    // stamped before it returned, so one ruleset check per table covers the
-    // whole batch instead of one per event (which a flood cannot afford).
-    std::vector<TraceEvent> batch;
-    auto on_event = [&](TraceEvent& ev) {
-        if (enricher)
-            batch.push_back(std::move(ev));
-        else
-            emit(ev);
-    };
-    auto on_lost = [&](uint64_t n, int cpu) {
-        sink->lost(n, cpu);
-        std::cerr << kProg << "lost " << n << " events" << (cpu >= 0 ? " on CPU " + std::to_string(cpu) : "")
-                  << "\n";
-    };
-    // After each poll (and the final drain): the batch, diagnostics, output.
-    auto after_poll = [&] {
-        for (auto& ev : batch)
-            emit(ev);
-        batch.clear();
-        if (enricher) {
-            enricher->tick();
-            print_diagnostics();
-        }
-        sink->flush();
-        std::cout.flush();
-        if (!std::cout)
-            out_closed = true;  // reader went away (| head): a normal end
-    };
-    int code = 0;
-    bool count_reached = false;
-    while (!stop_requested()) {
-        auto st = (*backend)->poll(200, on_event, on_lost);
-        after_poll();
-        if (out_closed)
-            break;
-        if (!st) {
-            code = fail(st.error());
-            break;
-        }
-        if (opts.catch_count && printed >= opts.catch_count) {
-            count_reached = true;
-            break;
-        }
-    }
-    // Stopped by a signal (or an error): what the kernel buffered before it
-    // is still shown. Then every loss is accounted for, also the last
-    // burst's, which the perf buffer itself never got to report.
-    if (code == 0 && !out_closed && !count_reached) {
-        if (auto st = (*backend)->drain(on_event, on_lost); !st)
-            code = fail(st.error());
-        after_poll();
-    }
-    if (uint64_t n = (*backend)->take_unreported_lost(); n > 0) {
-        sink->lost(n, -1);
-        std::cerr << kProg << "lost " << n << " events that the kernel could not buffer at the end"
-                  << " (the perf buffer had not reported them yet)\n";
-        if (!out_closed) {
-            sink->flush();
-            std::cout.flush();
-        }
-    }
-    std::cerr << kProg << (*backend)->summary();
+    PipelineOptions po;
+    po.catch_count = opts.catch_count;
+    po.fate = opts.fate;
+    po.drops_only = opts.drops_only;
+    po.decisions = provider.capabilities().has(Capability::TableVerdicts);
+    Pipeline pipeline(po, *sink, std::cout, diag, enricher.get());
     if (enricher) {
-        const auto& es = enricher->stats();
-        std::cerr << "; rules: lookups " << es.lookups << ", reads " << es.reads << ", changes " << es.changes
-                  << ", stale " << es.stale;
+        if (auto st = enricher->prime(netns_inode); !st)
+            diag.notice("rule text unavailable: " + st.error().what);
+        pipeline.say_enricher_diagnostics();
+        clock.mark("reading the rulesets (tracing already live)");
     }
-    std::cerr << "\n";
+
+    const int code = pipeline.run(**backend, stop_requested);
     if (opts.ready_file)
         ::unlink(opts.ready_file->c_str());
     return code;

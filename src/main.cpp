@@ -7,12 +7,14 @@
 
 #include "app.hpp"
 #include "iptables_trace/options.hpp"
+#include "iptables_trace/registry.hpp"
 
 int main(int argc, char** argv)
 {
     struct timespec t0 {};
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    auto parsed = itr::parse_cli(argc, argv);
+    const itr::BackendRegistry backends = itr::default_backend_registry();
+    auto parsed = itr::parse_cli(argc, argv, backends);
     if (auto* exit = std::get_if<itr::CliExit>(&parsed)) {
         (exit->code == 0 ? std::cout : std::cerr) << exit->message << (exit->message.empty() ? "" : "\n");
         return exit->code;
@@ -22,7 +24,7 @@ int main(int argc, char** argv)
     // Whatever throws unwinds through run()'s owners (module, pins, nft
     // table, logger bindings) before the process ends: never std::terminate.
     try {
-        return itr::run(opts);
+        return itr::run(opts, backends);
     } catch (const std::exception& e) {
         std::cerr << "iptables-trace: internal error: " << e.what() << "\n";
     } catch (...) {

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "iptables_trace/once_diagnostics.hpp"
 #include "iptables_trace/model.hpp"
 #include "iptables_trace/result.hpp"
 #include "iptables_trace/rules.hpp"
@@ -132,8 +133,7 @@ private:
     EnricherOptions opts_;
     std::map<Key, std::unique_ptr<TableState>> states_;
     uint64_t use_clock_ = 0;
-    std::set<std::string> diag_keys_;
-    std::vector<std::string> diags_;
+    OnceDiagnostics diags_;
     EnricherStats stats_;
 };
 

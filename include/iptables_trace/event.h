@@ -2,7 +2,8 @@
 /*
  * The one definition of everything that crosses the kernel/user boundary:
  * the perf-buffer event, the BPF configuration in .rodata, the pin names
- * the module looks up, and the ABI version the module checks.
+ * the module looks up, and the ABI version the module checks (the names of
+ * counters and module parameters are in counters.h, included here).
  *
  * Included by bpf/ (after vmlinux.h), kmod/ (__KERNEL__) and src/ (C++).
  * Plain C: fixed-width types, explicit padding, no bool, no bitfields,
@@ -18,6 +19,8 @@
 #else
 #include <linux/types.h>
 #endif
+
+#include "counters.h"
 
 #ifdef __cplusplus
 #define ITR_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
@@ -163,14 +166,12 @@ struct itr_config {
 };
 ITR_STATIC_ASSERT(sizeof(struct itr_config) == 48, "itr_config layout");
 
-/* Per-CPU counters the BPF side keeps (map "stats", an array of __u64). */
+/* Per-CPU counters the BPF side keeps (map "stats", an array of __u64),
+ * numbered from their one list in counters.h. */
 enum itr_stat {
-	ITR_STAT_ENTRY_SEEN = 0,   /* table entry programs run */
-	ITR_STAT_ENTRY_MATCHED,    /* ... of which the filter matched */
-	ITR_STAT_STACK_FULL,       /* matched but the per-CPU stack was full */
-	ITR_STAT_RETURN_UNMATCHED, /* return with no entry on this CPU's stack */
-	ITR_STAT_OUTPUT_ERR,       /* bpf_perf_event_output failed */
-	ITR_STAT_RULE_EVENTS,      /* nf_log_trace events sent */
+#define ITR_STAT_ENUM(suffix, name) ITR_STAT_##suffix,
+	ITR_BPF_STATS(ITR_STAT_ENUM)
+#undef ITR_STAT_ENUM
 	ITR_STAT_MAX,
 };
 

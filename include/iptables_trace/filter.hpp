@@ -16,14 +16,6 @@ namespace itr {
 // IPPROTO_* for --proto: tcp 6, udp 17, icmp 1, icmp6 58, any 0.
 uint8_t proto_number(Proto p);
 
-// What -N says, without touching the system:
-//   "4026531840"  -> netns_inode_literal() == 4026531840
-//   "pid:1234"    -> netns_pid() == 1234
-//   anything else -> a name under /var/run/netns, or a path (contains '/'),
-//                    resolved to an inode by the caller (src/kernel).
-std::optional<uint32_t> netns_inode_literal(const NetnsSpec& spec);
-std::optional<uint32_t> netns_pid(const NetnsSpec& spec);
-
 // Builds the BPF configuration. abi_version = ITR_ABI_VERSION; every filter
 // given on the command line sets its has_ flag (they combine with AND):
 //   -H:       has_addr, addr_version, addr (v4 in the first 4 bytes, v6 all 16)
@@ -32,11 +24,10 @@ std::optional<uint32_t> netns_pid(const NetnsSpec& spec);
 //   --icmpid: has_icmp_id, icmp_id_be (network order). With --proto any it
 //             means "an ICMP or ICMPv6 echo with this id".
 //   -p:       has_pid, pid
-//   -N:       has_netns, netns. A plain inode number is used as is; for
-//             "pid:N", names and paths the caller resolves the inode and
-//             passes it as resolved_netns (which also overrides a literal).
-// Fails only when -N was given, is not a literal inode, and no resolved
-// inode was passed: a filter is never silently dropped.
+//   -N:       has_netns, netns: resolved_netns (open_netns() found it),
+//             else the inode -N gave literally.
+// Fails only when -N was given, is not an inode, and no resolved inode was
+// passed: a filter is never silently dropped.
 Result<itr_config> make_bpf_config(const Options& opts, itr_arg_layout ipt, itr_arg_layout ip6t,
                                    std::optional<uint32_t> resolved_netns = std::nullopt);
 

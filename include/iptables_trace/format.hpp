@@ -33,6 +33,18 @@ inline constexpr std::string_view kColumnHeader =
 void append_uint(std::string& out, uint64_t v);
 void append_hex16(std::string& out, uint64_t v);
 
+// Time pieces of the TIME column, shared with the tree view.
+// Local wall-clock time of a monotonic stamp in whole seconds:
+// floor((mono_ns + realtime_offset_ns) / 1e9) + utc_offset_s.
+int64_t local_seconds(uint64_t mono_ns, int64_t realtime_offset_ns, int32_t utc_offset_s);
+// "HH:MM:SS": the time of day of a local second count (any day, also
+// before 1970).
+void append_hms(std::string& out, int64_t local_sec);
+// "S.uuuuuu": mono_ns - first_ns in seconds with microseconds, "-S.uuuuuu"
+// when mono_ns is the earlier (per-CPU buffers may hand events over slightly
+// out of order).
+void append_since(std::string& out, uint64_t mono_ns, uint64_t first_ns);
+
 // Address text: IPv4 dotted quad, IPv6 in RFC 5952 compressed form
 // (inet_ntop). version must be 4 or 6.
 void append_ip(std::string& out, uint8_t version, const std::array<uint8_t, 16>& addr);
@@ -73,6 +85,11 @@ void append_escaped_quoted_body(std::string& out, std::string_view text);
 // text passes through, control bytes, spaces and invalid UTF-8 become \xNN
 // so a hostile or garbled name cannot break the line or the terminal.
 void append_sanitized(std::string& out, std::string_view text);
+
+// Text that is already one printable line (a fate statement, enriched rule
+// text) made safe for a terminal once more: control bytes (< 0x20) and DEL
+// become \xNN, everything else passes through (spaces, quotes, UTF-8).
+void append_controls_escaped(std::string& out, std::string_view text);
 
 // Length of the valid UTF-8 sequence at s[0] (1..4), or 0 when s does not
 // start with one (overlong forms, surrogates and > U+10FFFF are invalid).

@@ -9,21 +9,16 @@
 #include <variant>
 #include <vector>
 
+#include "iptables_trace/netns.hpp"
 #include "iptables_trace/sink.hpp"
 
 namespace itr {
 
 enum class Proto { Any, Tcp, Udp, Icmp, Icmp6 };
-enum class Backend { Auto, Module, Netlink };
 
 struct IpAddr {
     uint8_t version = 4;                // 4 or 6
     std::array<uint8_t, 16> bytes{};    // network order, IPv4 in the first 4
-};
-
-// -N: a netns inode (digits), "pid:N", a name under /var/run/netns, or a path.
-struct NetnsSpec {
-    std::string text;
 };
 
 struct Options {
@@ -36,8 +31,9 @@ struct Options {
     uint64_t catch_count = 0;           // -c: 0 = forever
     TimeMode time_mode = TimeMode::Clock;  // -T (default) / -t
     uint32_t perf_pages = 64;           // -B, pages per CPU (power of two)
-    Backend backend = Backend::Auto;
+    std::string backend = "auto";       // --backend: "auto" or a provider's name
     bool json = false;
+    bool tree = false;                  // --tree: one block per packet and hook (tree_view.hpp)
     bool rule_text = true;              // --no-rule-text turns the ruleset lookup off
     bool fate = false;                  // --fate: one verdict line per table call
     bool drops_only = false;            // --drops-only: only the fate of dropped packets
@@ -54,6 +50,10 @@ struct CliExit {
     std::string message;  // what to print (stdout for code 0, stderr otherwise)
 };
 
-std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv);
+class BackendRegistry;
+
+// --backend takes "auto" or a name from the registry; flags that need a
+// capability the named backend lacks are refused here.
+std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv, const BackendRegistry& backends);
 
 }  // namespace itr

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "iptables_trace/checks.hpp"
+
 namespace itr {
 
 // Tri-state where the kernel cannot always tell (no config file exposed).
@@ -35,19 +37,8 @@ struct KernelFacts {
     std::string module_vermagic;     // first word of the image's vermagic
 };
 
-struct Check {
-    std::string name;     // "root", "btf", "kprobes", ...
-    bool ok = false;
-    bool fatal = false;   // the module backend cannot run when this fails
-    std::string detail;   // what was found
-    std::string hint;     // how to fix, may be empty
-};
-
 // Pure: verdicts for the module backend from the facts.
 std::vector<Check> evaluate_module_preflight(const KernelFacts& facts);
-
-// The first fatal failure, if any, as "<name>: <detail>".
-std::optional<Check> first_fatal(const std::vector<Check>& checks);
 
 // Whether a kernel function we probe exists. Start-up asks the cheapest
 // source that can settle it: a /sys or /proc entry that exists only with

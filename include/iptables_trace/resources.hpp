@@ -8,33 +8,11 @@
 #include <vector>
 
 #include "iptables_trace/result.hpp"
+#include "iptables_trace/sys.hpp"
 
 struct bpf_program;
 
 namespace itr {
-
-// An open file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.release()) {}
-    Fd& operator=(Fd&& o) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd();
-    int get() const { return fd_; }
-    int release()
-    {
-        int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 // Held for the life of a tracing run, so a second instance is refused and a
 // leftover of a killed one can be told from a live one.

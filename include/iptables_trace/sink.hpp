@@ -37,6 +37,11 @@ public:
     // format_fate(f), made by the caller so the sinks stay free of rule logic.
     virtual void fate(const Fate& f, std::string_view statement) = 0;
     virtual void flush() = 0;
+    // After each poll, with CLOCK_MONOTONIC now: a sink that holds events
+    // back (the tree view) prints what has waited long enough.
+    virtual void tick(uint64_t now_mono_ns) { (void)now_mono_ns; }
+    // At exit, before the summary: print whatever is still held back.
+    virtual void finish() {}
     // Sum of all counts passed to lost() so far, for the exit summary.
     virtual uint64_t lost_total() const { return 0; }
 };

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "iptables_trace/backend.hpp"
 #include "iptables_trace/options.hpp"
 
 #ifndef ITR_VERSION
@@ -19,7 +20,7 @@ namespace itr {
 namespace {
 
 constexpr std::string_view kProg = "iptables-trace";
-constexpr uint32_t kPidMax = 4194304;  // PID_MAX_LIMIT on 64-bit
+constexpr uint32_t kPidMax = kPidMaxLimit;
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kMaxPages = 65536;
 
@@ -107,33 +108,6 @@ std::variant<uint32_t, Bad> parse_buffer(std::string_view s) {
     return static_cast<uint32_t>(pages);
 }
 
-std::optional<std::string> check_netns(const std::string& s) {
-    if (s.empty()) return "empty -N/--netns: want an inode number, pid:N, a name under /var/run/netns or a path";
-    bool all_digits = true;
-    for (char c : s)
-        if (c < '0' || c > '9') all_digits = false;
-    if (all_digits) {
-        auto v = parse_u64(s);
-        if (!v || *v == 0 || *v > UINT32_MAX) return fmt::format("invalid netns inode '{}' for -N/--netns", s);
-        return std::nullopt;
-    }
-    if (s.rfind("pid:", 0) == 0) {
-        auto v = parse_u64(std::string_view(s).substr(4));
-        if (!v || *v == 0 || *v > kPidMax)
-            return fmt::format("invalid pid in '{}' for -N/--netns: want pid:N with N in 1..{}", s, kPidMax);
-        return std::nullopt;
-    }
-    if (s.find('/') == std::string::npos) {
-        if (s == "." || s == ".." || s.size() > 255)
-            return fmt::format("invalid netns name '{}' for -N/--netns", s);
-    } else if (s.size() > 4095) {
-        return "netns path for -N/--netns is too long";
-    }
-    for (char c : s)
-        if (static_cast<unsigned char>(c) < 0x20) return "netns name for -N/--netns contains a control character";
-    return std::nullopt;
-}
-
 std::string first_line(std::string s) {
     auto nl = s.find('\n');
     if (nl != std::string::npos) s.resize(nl);
@@ -157,7 +131,7 @@ received packets (softirq) it is unrelated to the packet.)";
 
 }  // namespace
 
-std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
+std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv, const BackendRegistry& backends) {
     CLI::App app{"Trace iptables rule evaluation packet by packet: every table, chain and\n"
                  "rule a packet goes through, with each table's verdict and cost.",
                  std::string(kProg)};
@@ -165,7 +139,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
     app.set_version_flag("--version", std::string(kProg) + " " + ITR_VERSION);
 
     std::string addr_s, proto_s, icmpid_s, port_s, pid_s, netns_s, count_s, buffer_s, backend_s, kmod_s, ready_s;
-    bool json = false, fate = false, drops_only = false, no_rule_text = false, check = false, cleanup = false, verbose = false, time_f = false, ts_f = false;
+    bool json = false, tree = false, fate = false, drops_only = false, no_rule_text = false, check = false, cleanup = false, verbose = false, time_f = false, ts_f = false;
     auto* o_addr = app.add_option("-H,--ipaddr", addr_s, "IPv4 or IPv6 address, source or destination")
                        ->type_name("ADDR");
     auto* o_proto = app.add_option("--proto", proto_s, "tcp, udp, icmp, icmp6 or any (default any)")
@@ -185,6 +159,8 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
                                  "perf buffer per CPU: pages (power of two), or a size such as 256K (default 64)")
                       ->type_name("SIZE");
     auto* o_json = app.add_flag("--json", json, "write JSON Lines instead of columns");
+    auto* o_tree = app.add_flag("--tree", tree,
+                                "one block per packet and hook: its chains, rules, verdicts and what decided");
     auto* o_drops = app.add_flag("--drops-only", drops_only,
                                  "print only dropped packets, each with the rule or policy that dropped it");
     auto* o_fate = app.add_flag("--fate", fate,
@@ -195,7 +171,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
     app.add_flag("--cleanup", cleanup, "remove a stale module and pins, then exit");
     auto* o_kmod = app.add_option("--kmod", kmod_s, "use this module file instead of the embedded one")
                        ->type_name("PATH");
-    auto* o_backend = app.add_option("--backend", backend_s, "auto, module or netlink (default auto)")
+    auto* o_backend = app.add_option("--backend", backend_s, backends.choices() + " (default auto)")
                           ->type_name("NAME");
     auto* o_ready = app.add_option("--ready-file", ready_s, "create this file once tracing is live")
                         ->type_name("PATH");
@@ -243,8 +219,9 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         o.pid = static_cast<uint32_t>(*v);
     }
     if (o_netns->count()) {
-        if (auto err = check_netns(netns_s)) return bad(*err);
-        o.netns = NetnsSpec{netns_s};
+        auto spec = parse_netns_spec(netns_s);
+        if (!spec) return bad(spec.error().what);
+        o.netns = std::move(*spec);
     }
     if (o_count->count()) {
         auto v = parse_u64(count_s);
@@ -261,18 +238,12 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         o.perf_pages = std::get<uint32_t>(r);
     }
     if (o_backend->count()) {
-        if (backend_s == "auto")
-            o.backend = Backend::Auto;
-        else if (backend_s == "module")
-            o.backend = Backend::Module;
-        else if (backend_s == "netlink")
-            o.backend = Backend::Netlink;
-        else
-            return bad(fmt::format("unknown backend '{}' for --backend: want auto, module or netlink", backend_s));
+        if (backend_s != "auto" && !backends.find(backend_s))
+            return bad(fmt::format("unknown backend '{}' for --backend: want {}", backend_s, backends.choices()));
+        o.backend = backend_s;
     }
     if (o_kmod->count()) {
         if (kmod_s.empty()) return bad("empty path for --kmod");
-        if (o.backend == Backend::Netlink) return bad("--kmod has no effect with --backend netlink");
         o.kmod_path = kmod_s;
     }
     if (o_ready->count()) {
@@ -280,6 +251,7 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         o.ready_file = ready_s;
     }
     o.json = json;
+    o.tree = tree;
     o.fate = fate || drops_only;
     o.drops_only = drops_only;
     o.rule_text = !no_rule_text;
@@ -297,15 +269,15 @@ std::variant<Options, CliExit> parse_cli(int argc, const char* const* argv) {
         return bad("--proto icmp6 cannot match the IPv4 address given with -H");
     if (o.addr && o.addr->version == 6 && o.proto == Proto::Icmp)
         return bad("--proto icmp cannot match the IPv6 address given with -H (use icmp6)");
-    if (o.pid && o.backend == Backend::Netlink)
-        return bad("-p/--pid cannot be honoured by the netlink backend: nfnetlink_log does not report the task");
-    if (o.fate && o.backend == Backend::Netlink)
-        return bad(fmt::format("{} needs table verdicts, which the netlink backend does not report",
-                               drops_only ? "--drops-only" : "--fate"));
+    if (const BackendProvider* named = backends.find(o.backend))
+        if (auto refusal = capability_refusal(o, named->name(), named->capabilities())) return bad(*refusal);
     if (o.check && o.cleanup) return bad("--check and --cleanup exclude each other");
+    // The view marks what decided each table call itself: --fate would add nothing.
+    if (o.tree && (o.json || o.fate))
+        return bad(fmt::format("--tree cannot be combined with {}", o.json ? "--json" : drops_only ? "--drops-only" : "--fate"));
     if (o.cleanup) {
         for (CLI::Option* opt : std::initializer_list<CLI::Option*>{o_addr, o_proto, o_icmpid, o_port, o_pid, o_netns, o_count, o_time, o_ts, o_buf, o_json,
-                          o_drops, o_fate, o_norule, o_kmod, o_backend, o_ready})
+                          o_tree, o_drops, o_fate, o_norule, o_kmod, o_backend, o_ready})
             if (opt->count())
                 return bad(fmt::format("--cleanup takes no other option than -v (got {})", opt->get_name()));
     }

@@ -2,18 +2,13 @@
 // HH:MM:SS text cached per second.
 #include <climits>
 #include <cstring>
-
-#include <fmt/format.h>
+#include <string>
 
 #include "iptables_trace/format.hpp"
 #include "iptables_trace/sink.hpp"
 
 namespace itr {
 namespace {
-
-constexpr int64_t kNsPerSec = 1'000'000'000;
-
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 constexpr std::size_t kTimeW = 11, kSkbW = 21, kNetnsW = 13, kPidW = 9, kCpuW = 7, kIfW = 19, kMacW = 19,
                       kLenW = 7, kPktW = 55;
@@ -35,15 +30,7 @@ public:
         line_ += "fate=[";
         // Names inside come from the kernel and rulesets: no control byte
         // may reach the terminal.
-        for (char c : statement) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u < 0x20 || u == 0x7f) {
-                line_ += "\\x";
-                line_ += "0123456789abcdef"[u >> 4];
-                line_ += "0123456789abcdef"[u & 15];
-            } else
-                line_ += c;
-        }
+        append_controls_escaped(line_, statement);
         line_ += "]\n";
         out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
     }
@@ -141,33 +128,19 @@ private:
     void append_time(uint64_t mono_ns) {
         if (opts_.time_mode == TimeMode::SinceFirst) {
             if (!first_mono_) first_mono_ = mono_ns;
-            // Per-CPU buffers may hand events over slightly out of order.
-            const bool neg = mono_ns < *first_mono_;
-            const uint64_t d = neg ? *first_mono_ - mono_ns : mono_ns - *first_mono_;
-            fmt::format_to(std::back_inserter(line_), "[{}{}.{:06}]", neg ? "-" : "", d / kNsPerSec,
-                           (d % kNsPerSec) / 1000);
+            line_ += '[';
+            append_since(line_, mono_ns, *first_mono_);
+            line_ += ']';
             return;
         }
-        const int64_t wall = static_cast<int64_t>(mono_ns) + opts_.realtime_offset_ns;
-        const int64_t sec = floor_div(wall, kNsPerSec) + opts_.utc_offset_s;
+        const int64_t sec = local_seconds(mono_ns, opts_.realtime_offset_ns, opts_.utc_offset_s);
         if (sec != cached_sec_) {
             cached_sec_ = sec;
-            const int64_t day_sec = sec - floor_div(sec, 86400) * 86400;
-            const auto h = static_cast<int>(day_sec / 3600), m = static_cast<int>(day_sec / 60 % 60),
-                       s = static_cast<int>(day_sec % 60);
-            char* p = cached_time_;
-            *p++ = '[';
-            *p++ = static_cast<char>('0' + h / 10);
-            *p++ = static_cast<char>('0' + h % 10);
-            *p++ = ':';
-            *p++ = static_cast<char>('0' + m / 10);
-            *p++ = static_cast<char>('0' + m % 10);
-            *p++ = ':';
-            *p++ = static_cast<char>('0' + s / 10);
-            *p++ = static_cast<char>('0' + s % 10);
-            *p++ = ']';
+            cached_time_ = '[';
+            append_hms(cached_time_, sec);
+            cached_time_ += ']';
         }
-        line_.append(cached_time_, 10);
+        line_ += cached_time_;
     }
 
     std::ostream& out_;
@@ -177,7 +150,7 @@ private:
     uint64_t lost_ = 0;
     std::optional<uint64_t> first_mono_;
     int64_t cached_sec_ = INT64_MIN;
-    char cached_time_[10] = {};
+    std::string cached_time_;  // "[HH:MM:SS]" of cached_sec_
 };
 
 }  // namespace

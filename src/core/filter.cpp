@@ -2,24 +2,9 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
 #include <cstring>
 
 namespace itr {
-namespace {
-
-std::optional<uint32_t> parse_u32_digits(std::string_view s) {
-    if (s.empty() || s.size() > 10) return std::nullopt;
-    for (char c : s)
-        if (c < '0' || c > '9') return std::nullopt;
-    uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || v > UINT32_MAX) return std::nullopt;
-    return static_cast<uint32_t>(v);
-}
-
-}  // namespace
-
 uint8_t proto_number(Proto p) {
     switch (p) {
     case Proto::Tcp: return 6;
@@ -29,14 +14,6 @@ uint8_t proto_number(Proto p) {
     case Proto::Any: break;
     }
     return ITR_PROTO_ANY;
-}
-
-std::optional<uint32_t> netns_inode_literal(const NetnsSpec& spec) { return parse_u32_digits(spec.text); }
-
-std::optional<uint32_t> netns_pid(const NetnsSpec& spec) {
-    std::string_view s = spec.text;
-    if (s.substr(0, 4) != "pid:") return std::nullopt;
-    return parse_u32_digits(s.substr(4));
 }
 
 Result<itr_config> make_bpf_config(const Options& opts, itr_arg_layout ipt, itr_arg_layout ip6t,
@@ -65,7 +42,8 @@ Result<itr_config> make_bpf_config(const Options& opts, itr_arg_layout ipt, itr_
         c.pid = *opts.pid;
     }
     if (opts.netns) {
-        std::optional<uint32_t> ino = resolved_netns ? resolved_netns : netns_inode_literal(*opts.netns);
+        std::optional<uint32_t> ino = resolved_netns;
+        if (!ino && opts.netns->kind == NetnsSpec::Kind::Inode) ino = opts.netns->number;
         if (!ino)
             return Error{"netns filter '" + opts.netns->text + "': not resolved to a namespace inode",
                          "resolve -N to an inode before building the BPF configuration"};

@@ -118,6 +118,32 @@ char* put_ipv6(char* p, const std::array<uint8_t, 16>& a) {
 }
 }  // namespace
 
+namespace {
+constexpr int64_t kNsPerSec = 1'000'000'000;
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+}  // namespace
+
+int64_t local_seconds(uint64_t mono_ns, int64_t realtime_offset_ns, int32_t utc_offset_s) {
+    const int64_t wall = static_cast<int64_t>(mono_ns) + realtime_offset_ns;
+    return floor_div(wall, kNsPerSec) + utc_offset_s;
+}
+
+void append_hms(std::string& out, int64_t local_sec) {
+    const int64_t day_sec = local_sec - floor_div(local_sec, 86400) * 86400;
+    const auto h = static_cast<int>(day_sec / 3600), m = static_cast<int>(day_sec / 60 % 60),
+               s = static_cast<int>(day_sec % 60);
+    const char text[8] = {static_cast<char>('0' + h / 10), static_cast<char>('0' + h % 10), ':',
+                          static_cast<char>('0' + m / 10), static_cast<char>('0' + m % 10), ':',
+                          static_cast<char>('0' + s / 10), static_cast<char>('0' + s % 10)};
+    out.append(text, sizeof text);
+}
+
+void append_since(std::string& out, uint64_t mono_ns, uint64_t first_ns) {
+    const bool neg = mono_ns < first_ns;
+    const uint64_t d = neg ? first_ns - mono_ns : mono_ns - first_ns;
+    fmt::format_to(std::back_inserter(out), "{}{}.{:06}", neg ? "-" : "", d / kNsPerSec, (d % kNsPerSec) / 1000);
+}
+
 void append_uint(std::string& out, uint64_t v) {
     char tmp[20];
     char* const end = tmp + sizeof tmp;
@@ -362,6 +388,16 @@ void append_rule_suffix(std::string& out, const TraceEvent& ev) {
     out += ev.rule_text_stale ? " rule?=\"" : " rule=\"";
     append_escaped_quoted_body(out, *ev.rule_text);
     out.push_back('"');
+}
+
+void append_controls_escaped(std::string& out, std::string_view text) {
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f)
+            append_hex_byte(out, c);
+        else
+            out.push_back(ch);
+    }
 }
 
 void append_sanitized(std::string& out, std::string_view text) {

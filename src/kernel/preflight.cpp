@@ -324,12 +324,4 @@ std::vector<Check> evaluate_module_preflight(const KernelFacts& f)
     return c;
 }
 
-std::optional<Check> first_fatal(const std::vector<Check>& checks)
-{
-    for (const auto& c : checks)
-        if (!c.ok && c.fatal)
-            return c;
-    return std::nullopt;
-}
-
 }  // namespace itr

@@ -24,33 +24,11 @@
 extern char** environ;
 
 namespace itr {
-namespace {
-
-std::string errstr(int e) { return std::strerror(e); }
-
-}  // namespace
-
-Fd& Fd::operator=(Fd&& o) noexcept
-{
-    if (this != &o) {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = o.release();
-    }
-    return *this;
-}
-
-Fd::~Fd()
-{
-    if (fd_ >= 0)
-        ::close(fd_);
-}
-
 Result<InstanceLock> InstanceLock::acquire(const std::string& path)
 {
     Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!fd)
-        return Error{"cannot open the lock file " + path + ": " + errstr(errno), ""};
+        return Error{"cannot open the lock file " + path + ": " + errno_text(errno), ""};
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
         std::string pid;
         std::ifstream(path) >> pid;
@@ -74,7 +52,7 @@ Result<BpffsMount> BpffsMount::ensure(const std::string& path)
     if (::statfs(path.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC)
         return m;
     if (::mount("bpf", path.c_str(), "bpf", 0, "mode=0700") != 0)
-        return Error{"mounting bpffs at " + path + ": " + errstr(errno), "mount -t bpf bpf " + path};
+        return Error{"mounting bpffs at " + path + ": " + errno_text(errno), "mount -t bpf bpf " + path};
     m.mounted_ = true;
     return m;
 }
@@ -88,7 +66,7 @@ BpffsMount::~BpffsMount()
 Result<PinDir> PinDir::create(const std::string& path)
 {
     if (::mkdir(path.c_str(), 0700) != 0)
-        return Error{"creating the pin folder " + path + ": " + errstr(errno), ""};
+        return Error{"creating the pin folder " + path + ": " + errno_text(errno), ""};
     PinDir d;
     d.path_ = path;
     d.live_ = true;
@@ -100,7 +78,7 @@ Status PinDir::pin(struct bpf_program* prog, const std::string& name)
     const std::string p = path_ + "/" + name;
     int err = bpf_program__pin(prog, p.c_str());
     if (err)
-        return Error{"pinning " + name + " at " + p + ": " + errstr(-err), ""};
+        return Error{"pinning " + name + " at " + p + ": " + errno_text(-err), ""};
     pins_.push_back(p);
     return ok_status();
 }
@@ -164,7 +142,7 @@ Result<LoadedModule> LoadedModule::insert(std::span<const std::byte> image, cons
                          "rebuild against this kernel's headers or pass --kmod PATH"};
         case EPERM:
         case EKEYREJECTED:
-            return Error{"inserting the module: not permitted (" + errstr(err) + ")",
+            return Error{"inserting the module: not permitted (" + errno_text(err) + ")",
                          "Secure Boot lockdown or module signature enforcement refuses unsigned modules: "
                          "use --backend netlink"};
         case ENOENT:
@@ -176,7 +154,7 @@ Result<LoadedModule> LoadedModule::insert(std::span<const std::byte> image, cons
             return Error{"inserting the module: it refused its parameters (ABI mismatch?)",
                          "see dmesg; the module must come from the same build as the binary"};
         default:
-            return Error{"inserting the module: " + errstr(err), "see dmesg for the module's own message"};
+            return Error{"inserting the module: " + errno_text(err), "see dmesg for the module's own message"};
         }
     }
     LoadedModule m;
@@ -209,7 +187,7 @@ Status remove_module(const std::string& name)
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return Error{"removing module " + name + ": " + errstr(errno), "rmmod " + name};
+    return Error{"removing module " + name + ": " + errno_text(errno), "rmmod " + name};
 }
 
 Result<ModprobedModule> ModprobedModule::ensure(const std::string& name)
@@ -222,7 +200,7 @@ Result<ModprobedModule> ModprobedModule::ensure(const std::string& name)
     const char* argv[] = {"modprobe", "-q", name.c_str(), nullptr};
     int rc = ::posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ);
     if (rc != 0)
-        return Error{"running modprobe " + name + ": " + errstr(rc), ""};
+        return Error{"running modprobe " + name + ": " + errno_text(rc), ""};
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

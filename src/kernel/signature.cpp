@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "iptables_trace/sys.hpp"
 #include "kernel_btf.hpp"
 
 namespace itr {
@@ -108,7 +109,7 @@ Result<SignatureInfo> detect_signature(const std::string& func, const std::strin
 {
     KernelBtf& kb = KernelBtf::shared();
     if (!kb.has_vmlinux())
-        return Error{"reading kernel BTF: " + std::string(std::strerror(errno)), ""};
+        return Error{"reading kernel BTF: " + errno_text(errno), ""};
     if (auto fn = kb.find_func(func, module)) {
         const std::string where = fn->where == "vmlinux" ? "BTF of vmlinux" : "BTF of " + fn->where;
         if (auto ps = params_of(fn->btf, fn->id))

@@ -15,14 +15,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
-#include "iptables_trace/backend.hpp"
-#include "internal.hpp"
+#include "iptables_trace/checks.hpp"
+#include "iptables_trace/netlink_backend.hpp"
+#include "iptables_trace/options.hpp"
 #include "iptables_trace/resources.hpp"
+#include "internal.hpp"
 
 namespace itr::netlink {
 
@@ -106,7 +107,7 @@ public:
 
     // Owners, in acquisition order: destroyed in reverse.
     std::optional<ModprobedModule> nflog_module_;  // when nfnetlink_log had to be loaded
-    NetnsTarget ns_;
+    NetnsHandle ns_;
     std::optional<NflogGroup> nflog_;
     Fd ifsock_;  // AF_UNIX socket in the traced netns, for SIOCGIFNAME
     std::optional<StateFile> state_;
@@ -200,10 +201,37 @@ Status NetlinkBackend::poll(int timeout_ms, const EventFn& on_event, const LostF
 
 }  // namespace
 
-Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning)
+std::vector<Check> requirements(const Options& opts)
 {
-    if (auto why = netlink_backend_unavailable(opts))
-        return Error{"netlink backend: " + *why, ""};
+    std::vector<Check> c;
+    auto need = [&](std::string name, bool ok, std::string found, std::string missing) {
+        c.push_back(Check{std::move(name), ok, true, ok ? std::move(found) : std::move(missing), ""});
+    };
+    need("root", geteuid() == 0, "running as root",
+         "it needs root (CAP_NET_ADMIN) to add an nftables table and bind nfnetlink_log");
+    const bool nflog_loaded = access("/proc/net/netfilter/nfnetlink_log", F_OK) == 0;
+    need("nfnetlink_log", nflog_loaded || kernel_module_available("nfnetlink_log"),
+         nflog_loaded ? "present" : "a module, loaded at start",
+         "nfnetlink_log is not available (CONFIG_NETFILTER_NETLINK_LOG)");
+    need("nf_log", access("/proc/sys/net/netfilter/nf_log/2", F_OK) == 0, "the logger sysctl is there",
+         "the nf_log sysctl (/proc/sys/net/netfilter/nf_log) is missing");
+    auto rules = build_trace_rules(opts);
+    need("filter", rules.ok(), "the filters fit nftables rules", rules ? "" : rules.error().what);
+    // nf_tables: a read-only table dump answers EOPNOTSUPP without it.
+    auto sock = open_netfilter_socket();
+    if (!sock) {
+        need("nf_tables", false, "", sock.error().what);
+    } else {
+        auto info = query_table(sock->get());
+        need("nf_tables", info.ok(), "answers", info ? "" : "nf_tables is not available: " + info.error().what);
+    }
+    return c;
+}
+
+Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning, Diagnostics& diag)
+{
+    if (auto bad = first_fatal(requirements(opts)))
+        return Error{"netlink backend: " + bad->detail, ""};
     auto rules = build_trace_rules(opts);
     if (!rules)
         return rules.error();
@@ -217,7 +245,7 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
             return Error{"netlink backend: " + m.error().what, ""};
         be->nflog_module_.emplace(std::move(*m));
     }
-    auto ns = open_netns(opts.netns ? std::optional<std::string>(opts.netns->text) : std::nullopt);
+    auto ns = opts.netns ? open_netns(*opts.netns) : open_own_netns();
     if (!ns)
         return ns.error();
     be->ns_ = std::move(*ns);
@@ -232,7 +260,7 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     std::vector<std::string> notices;
     recover_here(be->ns_.inode, notices);
     for (const auto& n : notices)
-        std::cerr << "iptables-trace: " << n << '\n';
+        diag.notice(n);
 
     auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes);
     if (!nflog)
@@ -266,12 +294,12 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     be->table_.emplace(std::move(*table));
 
     if (filter_is_empty(opts))
-        std::cerr << "iptables-trace: warning: no filter given: every packet in this netns is traced, which "
-                     "slows every packet down\n";
+        diag.notice("warning: no filter given: every packet in this netns is traced, which slows every packet "
+                    "down");
     if (access("/proc/thread-self/net/ip_tables_names", F_OK) != 0 &&
         access("/proc/thread-self/net/ip6_tables_names", F_OK) != 0)
-        std::cerr << "iptables-trace: warning: no iptables-legacy table is loaded in this netns; the netlink "
-                     "backend reports TRACE from iptables-legacy rulesets only\n";
+        diag.notice("warning: no iptables-legacy table is loaded in this netns; the netlink backend reports "
+                    "TRACE from iptables-legacy rulesets only");
     return std::unique_ptr<TraceBackend>(std::move(be));
 }
 
@@ -279,28 +307,9 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
 
 namespace itr {
 
-std::optional<std::string> netlink_backend_unavailable(const Options& opts)
-{
-    if (opts.pid)
-        return "it cannot filter by pid (-p): nfnetlink_log does not report the task; use --backend module";
-    if (geteuid() != 0)
-        return "it needs root (CAP_NET_ADMIN) to add an nftables table and bind nfnetlink_log";
-    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0 && !kernel_module_available("nfnetlink_log"))
-        return "nfnetlink_log is not available (CONFIG_NETFILTER_NETLINK_LOG)";
-    if (access("/proc/sys/net/netfilter/nf_log/2", F_OK) != 0)
-        return "the nf_log sysctl (/proc/sys/net/netfilter/nf_log) is missing";
-    if (auto rules = netlink::build_trace_rules(opts); !rules)
-        return rules.error().what;
-    // nf_tables: a read-only table dump answers EOPNOTSUPP without it.
-    auto sock = netlink::open_netfilter_socket();
-    if (!sock)
-        return sock.error().what;
-    if (auto info = netlink::query_table(sock->get()); !info)
-        return "nf_tables is not available: " + info.error().what;
-    return std::nullopt;
-}
+namespace {
 
-Result<std::unique_ptr<TraceBackend>> make_netlink_backend(const Options& opts)
+Result<std::unique_ptr<TraceBackend>> start_netlink_backend(const Options& opts, Diagnostics& diag)
 {
     netlink::Tuning t;
     // -B asks for more buffer than the default: honour the larger size.
@@ -309,13 +318,14 @@ Result<std::unique_ptr<TraceBackend>> make_netlink_backend(const Options& opts)
     const long long asked = static_cast<long long>(opts.perf_pages) * (page > 0 ? page : 4096) * (cpus > 0 ? cpus : 1);
     if (asked > t.rcvbuf_bytes && asked < (1LL << 30))
         t.rcvbuf_bytes = static_cast<int>(asked);
-    return netlink::make_backend(opts, t);
+    return netlink::make_backend(opts, t, diag);
 }
 
-Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
+Result<std::vector<std::string>> remove_leftovers()
 {
     std::vector<std::string> notices;
     // Instances recorded in state files (they name their netns).
+    NetnsFinder finder;
     glob_t g{};
     if (glob(fmt::format("{}/netlink-*.state", netlink::kStateDir).c_str(), 0, nullptr, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; ++i) {
@@ -326,13 +336,14 @@ Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
             }
             if (st->pid == getpid() || netlink::process_alive(st->pid, st->start_time))
                 continue;
-            auto fd = netlink::find_netns_by_inode(st->netns);
+            auto fd = st->netns <= UINT32_MAX ? finder.open(static_cast<uint32_t>(st->netns))
+                                              : Result<Fd>(Error{"not a netns inode", ""});
             if (!fd) {
                 if (unlink(path.c_str()) == 0)
                     notices.push_back(fmt::format("removed {}: its netns {} no longer exists", path, st->netns));
                 continue;
             }
-            auto inside = netlink::ScopedNetns::enter(fd->get());
+            auto inside = ScopedNetns::enter(fd->get());
             if (!inside)
                 return inside.error();
             netlink::recover_here(st->netns, notices);
@@ -340,10 +351,38 @@ Result<std::vector<std::string>> cleanup_netlink_backend_leftovers()
     }
     globfree(&g);
     // A table left in our own netns without a state file.
-    auto self = netlink::open_netns(std::nullopt);
+    auto self = open_own_netns();
     if (self)
         netlink::recover_here(self->inode, notices);
     return notices;
 }
+
+class NetlinkProvider final : public BackendProvider {
+public:
+    std::string_view name() const override { return "netlink"; }
+    Capabilities capabilities() const override { return {Capability::LegacyRuleEvents}; }
+    std::optional<std::string> probe(const Options& opts) const override
+    {
+        if (auto bad = first_fatal(netlink::requirements(opts)))
+            return bad->detail;
+        return std::nullopt;
+    }
+    Result<std::unique_ptr<TraceBackend>> start(const Options& opts, Diagnostics& diag) const override
+    {
+        return start_netlink_backend(opts, diag);
+    }
+    Result<std::vector<std::string>> cleanup_leftovers() const override { return remove_leftovers(); }
+    int check(const Options& opts, std::ostream& out, Diagnostics&) const override
+    {
+        const auto checks = netlink::requirements(opts);
+        out << "netlink backend (nftables nftrace, nfnetlink_log TRACE records)\n";
+        write_checks(out, checks);
+        return first_fatal(checks) ? 1 : 0;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<BackendProvider> make_netlink_provider() { return std::make_unique<NetlinkProvider>(); }
 
 }  // namespace itr

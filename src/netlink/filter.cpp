@@ -96,9 +96,6 @@ bool filter_is_empty(const Options& o)
 
 Result<std::vector<NftTraceRule>> build_trace_rules(const Options& o)
 {
-    if (o.pid)
-        return Error{"the netlink backend cannot filter by pid: nfnetlink_log does not report the task",
-                     "use --backend module, or filter by address/port instead"};
     if (o.addr && o.addr->version != 4 && o.addr->version != 6)
         return Error{"bad -H/--ipaddr: unknown address family", ""};
     const int addr_ver = o.addr ? o.addr->version : 0;

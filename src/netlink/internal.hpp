@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "iptables_trace/netlink_decode.hpp"
+#include "iptables_trace/netns.hpp"
 #include "iptables_trace/result.hpp"
+#include "iptables_trace/sys.hpp"
 
 struct mnl_socket;
 
@@ -21,36 +23,6 @@ namespace itr::netlink {
 
 inline constexpr const char* kTableName = "iptables_trace";
 inline constexpr const char* kStateDir = "/run/iptables-trace";
-
-std::string errno_text(int err);
-
-// An owned file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept
-    {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset() noexcept
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 // An owned libmnl socket.
 class MnlSocket {
@@ -68,32 +40,6 @@ private:
     mnl_socket* s_ = nullptr;
 };
 Result<MnlSocket> open_netfilter_socket();
-
-// ---- network namespaces ----------------------------------------------------
-
-struct NetnsTarget {
-    Fd fd;              // open /proc/.../ns/net
-    uint64_t inode = 0;
-    std::string label;  // for messages
-};
-// -N text (inode digits, "pid:N", a /var/run/netns name or a path), or the
-// calling thread's own netns when spec is empty.
-Result<NetnsTarget> open_netns(const std::optional<std::string>& spec);
-// Finds an open handle for a netns inode (under /var/run/netns or /proc/*/ns/net).
-std::optional<Fd> find_netns_by_inode(uint64_t inode);
-
-// Switches the calling thread into a netns and back on destruction.
-class ScopedNetns {
-public:
-    static Result<ScopedNetns> enter(int target_fd);
-    ScopedNetns(ScopedNetns&& o) noexcept : saved_(std::move(o.saved_)) {}
-    ScopedNetns& operator=(ScopedNetns&&) = delete;
-    ~ScopedNetns();
-
-private:
-    ScopedNetns() = default;
-    Fd saved_;
-};
 
 // ---- processes -------------------------------------------------------------
 
@@ -208,16 +154,22 @@ std::optional<std::string> group0_holder();
 
 namespace itr {
 class TraceBackend;
+class Diagnostics;
+struct Check;
 struct Options;
 }  // namespace itr
 
 namespace itr::netlink {
 
+// What the backend needs of this machine, each checked (--check lists
+// them; the first failure is why it cannot run).
+std::vector<Check> requirements(const Options& opts);
+
 struct Tuning {
     int rcvbuf_bytes = 8 << 20;  // SO_RCVBUFFORCE; 0 = leave the default
 };
-// make_netlink_backend with explicit tuning (the probe driver uses it to
-// compare buffer sizes).
-Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning);
+// The backend with explicit tuning (the probe driver uses it to compare
+// buffer sizes).
+Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tuning& tuning, Diagnostics& diag);
 
 }  // namespace itr::netlink

@@ -31,10 +31,22 @@ struct ChainDel { void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
 struct RuleDel { void operator()(nftnl_rule* r) const { nftnl_rule_free(r); } };
 struct UdataDel { void operator()(nftnl_udata_buf* b) const { nftnl_udata_buf_free(b); } };
 
+// Sequence numbers are never reused within the process: the answers to an
+// earlier batch that failed (an aborted batch answers each of its messages,
+// and we stop reading at the first error) must not be taken for this one's.
+uint32_t next_batch_seq(uint32_t count)
+{
+    static uint32_t next = static_cast<uint32_t>(time(nullptr));
+    const uint32_t first = next;
+    next += count;
+    return first;
+}
+
 // Builds a batch of messages, each asking for an ack, and sends it.
 class Batch {
 public:
-    Batch() : buf_(1 << 16), seq_(static_cast<uint32_t>(time(nullptr)))
+    static constexpr uint32_t kMaxMessages = 4096;
+    Batch() : buf_(1 << 16), seq_(next_batch_seq(kMaxMessages)), first_seq_(seq_)
     {
         b_ = mnl_nlmsg_batch_start(buf_.data(), buf_.size());
         nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b_)), seq_++);
@@ -55,13 +67,21 @@ public:
         mnl_nlmsg_batch_next(b_);
         if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(b_), mnl_nlmsg_batch_size(b_)) < 0)
             return Error{"nftables: send: " + errno_text(errno), ""};
-        // One ack (or error) per message.
+        // One ack (or error) per message. An aborted batch may also answer
+        // the messages after the one that failed (a chain in the table that
+        // was not created: ENOENT): the error reported is that of the
+        // earliest message, what actually went wrong. Once an error came,
+        // the rest is read as long as it keeps coming without a wait.
         std::vector<char> rbuf(MNL_SOCKET_BUFFER_SIZE);
         int first_err = 0;
+        uint32_t first_err_seq = 0;
         const int fd = mnl_socket_get_fd(nl);
         for (int got = 0; got < acks_;) {
             pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 3000) <= 0)
+            const int pr = ::poll(&p, 1, first_err ? 50 : 3000);
+            if (pr <= 0 && first_err)
+                break;
+            if (pr <= 0)
                 return Error{"nftables: no answer from the kernel", ""};
             const ssize_t n = mnl_socket_recvfrom(nl, rbuf.data(), rbuf.size());
             if (n < 0)
@@ -69,15 +89,15 @@ public:
             int len = static_cast<int>(n);
             for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf.data()); mnl_nlmsg_ok(nlh, len);
                  nlh = mnl_nlmsg_next(nlh, &len)) {
-                if (nlh->nlmsg_type != NLMSG_ERROR)
-                    continue;
+                if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_seq - first_seq_ >= seq_ - first_seq_)
+                    continue;  // not an answer to this batch
                 const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
                 ++got;
-                if (e->error != 0 && first_err == 0)
+                if (e->error != 0 && (first_err == 0 || nlh->nlmsg_seq - first_seq_ < first_err_seq - first_seq_)) {
                     first_err = -e->error;
+                    first_err_seq = nlh->nlmsg_seq;
+                }
             }
-            if (first_err)
-                break;  // the batch was aborted as a whole
         }
         if (first_err) {
             errno_ = first_err;
@@ -92,6 +112,7 @@ private:
     std::vector<char> buf_;
     mnl_nlmsg_batch* b_ = nullptr;
     uint32_t seq_;
+    uint32_t first_seq_;
     int acks_ = 0;
     int errno_ = 0;
 };

@@ -13,7 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "iptables_trace/backend.hpp"
+#include "iptables_trace/checks.hpp"
+#include "iptables_trace/netlink_backend.hpp"
+#include "iptables_trace/options.hpp"
 #include "internal.hpp"
 
 namespace {
@@ -37,6 +39,22 @@ std::string addr(const itr::Packet& p, bool src)
     inet_ntop(p.ip_version == 6 ? AF_INET6 : AF_INET, (src ? p.saddr : p.daddr).data(), buf, sizeof buf);
     return buf;
 }
+
+// What the backend says, as the app would show it.
+class StderrDiagnostics final : public itr::Diagnostics {
+public:
+    void notice(std::string_view line) override
+    {
+        std::fprintf(stderr, "iptables-trace: %.*s\n", int(line.size()), line.data());
+    }
+    void error(const itr::Error& e) override
+    {
+        notice(e.what);
+        if (!e.hint.empty())
+            std::fprintf(stderr, "hint: %s\n", e.hint.c_str());
+    }
+    void log(std::string_view text) override { std::fprintf(stderr, "%.*s", int(text.size()), text.data()); }
+};
 
 int usage()
 {
@@ -85,7 +103,10 @@ int main(int argc, char** argv)
         } else if (a == "-p") {
             opts.pid = static_cast<uint32_t>(std::stoul(val()));
         } else if (a == "-N") {
-            opts.netns = itr::NetnsSpec{val()};
+            auto spec = itr::parse_netns_spec(val());
+            if (!spec)
+                return usage();
+            opts.netns = *spec;
         } else if (a == "-c") {
             opts.catch_count = std::stoull(val());
         } else if (a == "--rcvbuf") {
@@ -109,8 +130,14 @@ int main(int argc, char** argv)
         sigaction(s, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
+    StderrDiagnostics diag;
+    const auto provider = itr::make_netlink_provider();
+    if (auto refusal = itr::capability_refusal(opts, provider->name(), provider->capabilities())) {
+        std::fprintf(stderr, "iptables-trace: %s\n", refusal->c_str());
+        return 2;
+    }
     if (cleanup) {
-        auto r = itr::cleanup_netlink_backend_leftovers();
+        auto r = provider->cleanup_leftovers();
         if (!r) {
             std::fprintf(stderr, "iptables-trace: %s\n", r.error().what.c_str());
             return 1;
@@ -120,16 +147,14 @@ int main(int argc, char** argv)
         return 0;
     }
     if (check) {
-        auto why = itr::netlink_backend_unavailable(opts);
+        auto why = provider->probe(opts);
         std::printf("%s\n", why ? why->c_str() : "available");
         return why ? 1 : 0;
     }
 
-    auto be = itr::netlink::make_backend(opts, tuning);
+    auto be = itr::netlink::make_backend(opts, tuning, diag);
     if (!be) {
-        std::fprintf(stderr, "iptables-trace: %s\n", be.error().what.c_str());
-        if (!be.error().hint.empty())
-            std::fprintf(stderr, "hint: %s\n", be.error().hint.c_str());
+        diag.error(be.error());
         return 1;
     }
     if (!ready.empty()) {

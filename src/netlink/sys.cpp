@@ -1,9 +1,7 @@
-// Namespaces, processes, sysctl logger bindings and the recovery state file.
-#include <dirent.h>
+// Processes, sysctl logger bindings and the recovery state file.
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
-#include <sched.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -16,8 +14,6 @@
 #include "internal.hpp"
 
 namespace itr::netlink {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 MnlSocket& MnlSocket::operator=(MnlSocket&& o) noexcept
 {
@@ -47,106 +43,6 @@ Result<MnlSocket> open_netfilter_socket()
     if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0)
         return Error{"netlink bind: " + errno_text(errno), ""};
     return out;
-}
-
-// ---- netns -------------------------------------------------------------------
-
-namespace {
-
-bool all_digits(const std::string& s)
-{
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-Result<NetnsTarget> open_ns_path(const std::string& path, const std::string& label)
-{
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return Error{fmt::format("netns {}: {}: {}", label, path, errno_text(errno)), ""};
-    NetnsTarget t;
-    t.fd = Fd(fd);
-    struct stat st {};
-    if (fstat(fd, &st) < 0)
-        return Error{fmt::format("netns {}: {}", label, errno_text(errno)), ""};
-    t.inode = st.st_ino;
-    t.label = label;
-    return t;
-}
-
-}  // namespace
-
-std::optional<Fd> find_netns_by_inode(uint64_t inode)
-{
-    auto matches = [&](const std::string& p) {
-        struct stat st {};
-        return stat(p.c_str(), &st) == 0 && st.st_ino == inode;
-    };
-    std::string hit;
-    for (const char* dir : {"/var/run/netns", "/proc"}) {
-        DIR* d = opendir(dir);
-        if (!d)
-            continue;
-        const bool proc = std::strcmp(dir, "/proc") == 0;
-        while (dirent* e = readdir(d)) {
-            if (e->d_name[0] == '.' || (proc && !all_digits(e->d_name)))
-                continue;
-            const std::string p = proc ? fmt::format("/proc/{}/ns/net", e->d_name) : fmt::format("{}/{}", dir, e->d_name);
-            if (matches(p)) {
-                hit = p;
-                break;
-            }
-        }
-        closedir(d);
-        if (!hit.empty())
-            break;
-    }
-    if (hit.empty())
-        return std::nullopt;
-    const int fd = ::open(hit.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return std::nullopt;
-    return Fd(fd);
-}
-
-Result<NetnsTarget> open_netns(const std::optional<std::string>& spec)
-{
-    if (!spec || spec->empty())
-        return open_ns_path("/proc/thread-self/ns/net", "current");
-    const std::string& s = *spec;
-    if (s.rfind("pid:", 0) == 0 && all_digits(s.substr(4)))
-        return open_ns_path(fmt::format("/proc/{}/ns/net", s.substr(4)), s);
-    if (all_digits(s)) {
-        auto fd = find_netns_by_inode(std::stoull(s));
-        if (!fd)
-            return Error{fmt::format("netns {}: no process and no /var/run/netns entry holds this netns inode", s),
-                         "give a /var/run/netns name, pid:N or a path instead"};
-        NetnsTarget t;
-        t.inode = std::stoull(s);
-        t.fd = std::move(*fd);
-        t.label = s;
-        return t;
-    }
-    if (s.find('/') != std::string::npos)
-        return open_ns_path(s, s);
-    return open_ns_path("/var/run/netns/" + s, s);
-}
-
-Result<ScopedNetns> ScopedNetns::enter(int target_fd)
-{
-    ScopedNetns g;
-    const int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0)
-        return Error{"open /proc/thread-self/ns/net: " + errno_text(errno), ""};
-    g.saved_ = Fd(self);
-    if (setns(target_fd, CLONE_NEWNET) < 0)
-        return Error{"setns into the target netns: " + errno_text(errno), ""};
-    return g;
-}
-
-ScopedNetns::~ScopedNetns()
-{
-    if (saved_)
-        (void)setns(saved_.get(), CLONE_NEWNET);
 }
 
 // ---- processes ---------------------------------------------------------------

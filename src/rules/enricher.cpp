@@ -60,7 +60,7 @@ struct Enricher::TableState {
 };
 
 Enricher::Enricher(std::unique_ptr<RulesetSource> src, EnricherOptions opts)
-    : src_(std::move(src)), opts_(opts) {
+    : src_(std::move(src)), opts_(opts), diags_(opts.max_diagnostics, "rule text: further diagnostics suppressed") {
     if (opts_.max_versions < 2) opts_.max_versions = 2;
     if (opts_.max_tables < 1) opts_.max_tables = 1;
 }
@@ -75,22 +75,9 @@ std::string key_text(uint32_t netns, Family f, const std::string& table) {
 
 }  // namespace
 
-void Enricher::diag(const std::string& key, const std::string& msg) {
-    if (diag_keys_.count(key)) return;
-    if (diag_keys_.size() >= opts_.max_diagnostics) {
-        if (diag_keys_.insert("\x01suppressed").second)
-            diags_.push_back("rule text: further diagnostics suppressed");
-        return;
-    }
-    diag_keys_.insert(key);
-    diags_.push_back(msg);
-}
+void Enricher::diag(const std::string& key, const std::string& msg) { diags_.add(key, msg); }
 
-std::vector<std::string> Enricher::take_diagnostics() {
-    std::vector<std::string> out;
-    out.swap(diags_);
-    return out;
-}
+std::vector<std::string> Enricher::take_diagnostics() { return diags_.take(); }
 
 Enricher::TableState& Enricher::state_for(const Key& k) {
     auto it = states_.find(k);

@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "iptables_trace/rules.hpp"
+#include "iptables_trace/text_lines.hpp"
 
 namespace itr {
 
@@ -73,13 +74,10 @@ Result<RuleSet> parse_iptables_save(std::string_view text) {
     RuleSet rs;
     Table* cur = nullptr;
     std::string* last_rule = nullptr;  // for continuation lines
-    size_t lineno = 0;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-        pos = nl == std::string_view::npos ? text.size() : nl + 1;
-        ++lineno;
+    LineCursor lines(text);
+    std::string_view raw;
+    while (lines.next(raw)) {
+        const size_t lineno = lines.lineno();
         std::string_view line = trim_right(raw);
 
         // Rule lines, with the optional "[pkts:bytes] " prefix of -c.
@@ -107,9 +105,8 @@ Result<RuleSet> parse_iptables_save(std::string_view text) {
         if (line.empty() || line.front() == '#') {
             // A blank line inside a rule could be part of a comment holding
             // "\n\n"; iptables-save never prints blank lines otherwise.
-            if (line.empty() && last_rule && pos < text.size()) {
-                std::string_view next = text.substr(pos, text.find('\n', pos) - pos);
-                next = trim_right(next);
+            if (line.empty() && last_rule && lines.peek()) {
+                std::string_view next = trim_right(*lines.peek());
                 bool next_known = next.empty() || next.front() == '#' || next.front() == ':' ||
                                   next.front() == '*' || next.front() == '[' || next.starts_with("-A ") ||
                                   next == "COMMIT";
@@ -162,7 +159,7 @@ Result<RuleSet> parse_iptables_save(std::string_view text) {
         }
         return parse_error(lineno, "unexpected line");
     }
-    if (cur) return parse_error(lineno, "table " + cur->name + " without COMMIT");
+    if (cur) return parse_error(lines.lineno(), "table " + cur->name + " without COMMIT");
     return rs;
 }
 

@@ -7,15 +7,21 @@
 #include <vector>
 
 #include "iptables_trace/options.hpp"
+#include "iptables_trace/registry.hpp"
 
 using namespace itr;
 
 namespace {
 
+const BackendRegistry& backends() {
+    static const BackendRegistry r = default_backend_registry();
+    return r;
+}
+
 std::variant<Options, CliExit> run(std::initializer_list<const char*> args) {
     std::vector<const char*> argv{"iptables-trace"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return parse_cli(static_cast<int>(argv.size()), argv.data());
+    return parse_cli(static_cast<int>(argv.size()), argv.data(), backends());
 }
 
 Options ok(std::initializer_list<const char*> args) {
@@ -40,7 +46,7 @@ TEST(Cli, Defaults) {
     EXPECT_EQ(o.catch_count, 0u);
     EXPECT_EQ(o.time_mode, TimeMode::Clock);
     EXPECT_EQ(o.perf_pages, 64u);
-    EXPECT_EQ(o.backend, Backend::Auto);
+    EXPECT_EQ(o.backend, "auto");
     EXPECT_FALSE(o.json);
     EXPECT_FALSE(o.check);
     EXPECT_FALSE(o.cleanup);
@@ -68,7 +74,7 @@ TEST(Cli, AllFlags) {
     EXPECT_EQ(o.perf_pages, 64u);
     EXPECT_TRUE(o.json);
     EXPECT_EQ(o.kmod_path, "/tmp/x.ko");
-    EXPECT_EQ(o.backend, Backend::Module);
+    EXPECT_EQ(o.backend, "module");
     EXPECT_EQ(o.ready_file, "/tmp/ready");
     EXPECT_TRUE(o.verbose);
 }
@@ -86,7 +92,7 @@ TEST(Cli, LongFormsAndEquals) {
     EXPECT_EQ(o.catch_count, 0u);
     EXPECT_EQ(o.time_mode, TimeMode::Clock);
     EXPECT_EQ(o.perf_pages, 8u);
-    EXPECT_EQ(o.backend, Backend::Module);
+    EXPECT_EQ(o.backend, "module");
 }
 
 TEST(Cli, Protocols) {
@@ -132,7 +138,8 @@ TEST(Cli, CheckCleanupAndBackends) {
     EXPECT_TRUE(ok({"--check"}).check);
     EXPECT_TRUE(ok({"--cleanup"}).cleanup);
     EXPECT_TRUE(ok({"--cleanup", "-v"}).verbose);
-    EXPECT_EQ(ok({"--backend", "auto"}).backend, Backend::Auto);
+    EXPECT_EQ(ok({"--backend", "auto"}).backend, "auto");
+    EXPECT_EQ(ok({"--backend", "netlink"}).backend, "netlink");
 }
 
 TEST(Cli, Help) {
@@ -210,7 +217,7 @@ TEST(Cli, EveryInvalidValueIsOneClearLine) {
         {{"-B", "-4"}, "invalid buffer size"},
         {{"-B", "512M"}, "buffer size '512M'"},
         {{"-B", "99999999999999K"}, "too large"},
-        {{"--backend", "ebpf"}, "unknown backend 'ebpf'"},
+        {{"--backend", "ebpf"}, "unknown backend 'ebpf' for --backend: want auto, module or netlink"},
         {{"--kmod", ""}, "empty path for --kmod"},
         {{"--kmod", "/x.ko", "--backend", "netlink"}, "--kmod has no effect"},
         {{"--ready-file", ""}, "empty path for --ready-file"},
@@ -234,7 +241,7 @@ TEST(Cli, EveryInvalidValueIsOneClearLine) {
     for (const auto& c : cases) {
         std::vector<const char*> argv{"iptables-trace"};
         argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto r = parse_cli(static_cast<int>(argv.size()), argv.data());
+        auto r = parse_cli(static_cast<int>(argv.size()), argv.data(), backends());
         std::string shown;
         for (auto* a : c.args) shown += std::string(a) + " ";
         ASSERT_TRUE(std::holds_alternative<CliExit>(r)) << shown;
@@ -293,4 +300,19 @@ TEST(Cli, HelpNamesTheDropFlags) {
     EXPECT_NE(e->message.find("--drops-only"), std::string::npos);
     EXPECT_NE(e->message.find("--fate"), std::string::npos);
     EXPECT_NE(e->message.find("dropped"), std::string::npos);
+}
+
+TEST(Cli, TreeViewAndWhatItExcludes) {
+    EXPECT_FALSE(ok({}).tree);
+    EXPECT_TRUE(ok({"--tree"}).tree);
+    EXPECT_TRUE(ok({"--tree", "--backend", "netlink"}).tree) << "every backend has a tree view";
+    for (const char* other : {"--json", "--fate", "--drops-only"}) {
+        auto r = run({"--tree", other});
+        auto* e = std::get_if<CliExit>(&r);
+        ASSERT_TRUE(e) << other;
+        EXPECT_EQ(e->code, 2);
+        EXPECT_NE(e->message.find(other), std::string::npos) << e->message;
+    }
+    auto r = run({"--cleanup", "--tree"});
+    ASSERT_TRUE(std::get_if<CliExit>(&r));
 }

@@ -403,3 +403,21 @@ TEST(Columns, FateLineKeepsPacketColumnsAndEndsWithTheStatement) {
     EXPECT_EQ(line.substr(cut),
               "fate=[DROP by filter/INPUT rule 3: -A INPUT -m comment --comment \"x\\x09y\" -j DROP]\n");
 }
+
+TEST(Columns, TimeHelpersShared) {
+    // 1969-12-31T23:59:59Z: the second before the epoch is still 23:59:59.
+    EXPECT_EQ(local_seconds(0, -kSec, 0), -1);
+    EXPECT_EQ(local_seconds(0, -1, 0), -1);  // floors, not truncates
+    std::string s;
+    append_hms(s, -1);
+    EXPECT_EQ(s, "23:59:59");
+    s.clear();
+    append_hms(s, kWallSec - 5 * 3600);
+    EXPECT_EQ(s, "04:53:15");
+    s.clear();
+    append_since(s, 3 * kSec + 7000, kSec);
+    EXPECT_EQ(s, "2.000007");
+    s.clear();
+    append_since(s, kSec, kSec + 1500);
+    EXPECT_EQ(s, "-0.000001");
+}

@@ -4,6 +4,11 @@
 
 #include <cstddef>
 
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "iptables_trace/counter_names.hpp"
 #include "iptables_trace/event.h"
 
 TEST(EventAbi, Sizes) {
@@ -70,4 +75,18 @@ TEST(EventAbi, ConfigOffsets) {
     EXPECT_EQ(offsetof(itr_config, pid), 24u);
     EXPECT_EQ(offsetof(itr_config, netns), 28u);
     EXPECT_EQ(offsetof(itr_config, addr), 32u);
+}
+
+// The exit summary's counter names, as scripts read them; every entry of
+// counters.h has one (a missing one would have streamed a null char*).
+TEST(EventAbi, CounterNamesFollowTheirOneList) {
+    const std::vector<std::string> bpf(std::begin(itr::kBpfStatNames), std::end(itr::kBpfStatNames));
+    EXPECT_EQ(bpf, (std::vector<std::string>{"seen", "matched", "stack_full", "return_unmatched", "output_err",
+                                             "rule_events"}));
+    EXPECT_STREQ(itr::kBpfStatNames[ITR_STAT_OUTPUT_ERR], "output_err");
+    const std::vector<std::string> module(std::begin(itr::kModuleCounterNames), std::end(itr::kModuleCounterNames));
+    EXPECT_EQ(module, (std::vector<std::string>{"marked", "skipped", "silenced", "admin_passed", "admin_traced",
+                                                "slots_full", "missed"}));
+    EXPECT_STREQ(ITR_NAME(ITR_PARAM_NFT_DO_CHAIN_ADDR), "nft_do_chain_addr");
+    EXPECT_STREQ(ITR_NAME(ITR_PARAM_PIN_DIR), "pin_dir");
 }

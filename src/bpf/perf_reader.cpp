@@ -1,5 +1,7 @@
 #include "perf_reader.hpp"
 
+#include "iptables_trace/sys.hpp"
+
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
 
@@ -59,7 +61,7 @@ Result<PerfReader> PerfReader::open(int map_fd, size_t pages_per_cpu, SampleFn o
     if (!pb) {
         int e = errno;
         return Error{"opening the perf buffer (" + std::to_string(pages_per_cpu) + " pages per CPU): " +
-                         std::strerror(e),
+                         errno_text(e),
                      e == EPERM || e == ENOMEM ? "lower -B, or raise RLIMIT_MEMLOCK / perf_event_mlock_kb" : ""};
     }
     r.pb_.reset(pb);

@@ -1,0 +1,46 @@
+// Events from a BPF perf event array: the reader, the decoding into one
+// reused TraceEvent, and the counts the exit summary gives. What every
+// backend whose events come from BPF programs shares.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "iptables_trace/backend.hpp"
+#include "iptables_trace/model.hpp"
+#include "iptables_trace/result.hpp"
+#include "perf_reader.hpp"
+
+namespace itr {
+
+class PerfEventStream {
+public:
+    // The reader's callbacks point into the stream: it does not move.
+    static Result<std::unique_ptr<PerfEventStream>> open(int map_fd, size_t pages_per_cpu);
+
+    Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost);
+    // Everything buffered now, without waiting (at exit).
+    Status drain(const EventFn& on_event, const LostFn& on_lost);
+
+    // Losses found another way (a counter of refused outputs) and reported
+    // by the caller: counted with the reader's own.
+    void add_lost(uint64_t n) { lost_ += n; }
+    uint64_t lost() const { return lost_; }
+    // "events 120, lost 0" (", undecodable N" when there were any).
+    std::string totals() const;
+
+private:
+    PerfEventStream() = default;
+    Status run(int rc);
+
+    std::optional<PerfReader> reader_;
+    const EventFn* on_event_ = nullptr;
+    const LostFn* on_lost_ = nullptr;
+    TraceEvent scratch_;  // every sample is decoded into it, storage reused
+    uint64_t events_ = 0, lost_ = 0, undecodable_ = 0;
+};
+
+}  // namespace itr

@@ -1,0 +1,42 @@
+#include "module_bpf.hpp"
+
+#include <utility>
+#include <vector>
+
+#include "iptables_trace/filter.hpp"
+
+namespace itr {
+
+Result<ModuleSkel> load_module_programs(const Options& opts, const Layouts& l, std::optional<uint32_t> netns,
+                                        bool nft, Diagnostics& diag)
+{
+    auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
+    if (!cfg)
+        return cfg.error();
+    auto configure = [&](struct iptables_trace_bpf& skel) {
+        skel.rodata->itr_cfg = *cfg;
+        bpf_program__set_autoload(skel.progs.kprobe_nft_do_chain, nft);
+        bpf_program__set_autoload(skel.progs.kretprobe_nft_do_chain, nft);
+    };
+    return load_skeleton<struct iptables_trace_bpf>(configure, diag, opts.verbose);
+}
+
+Status pin_module_programs(struct iptables_trace_bpf& skel, PinDir& pins, bool ip6t)
+{
+    auto* p = &skel.progs;
+    std::vector<std::pair<struct bpf_program*, const char*>> to_pin = {
+        {p->kprobe_ipt_do_table, ITR_PIN_IPT_ENTRY},
+        {p->kretprobe_ipt_do_table, ITR_PIN_IPT_RETURN},
+        {p->kprobe_nf_log_trace, ITR_PIN_LOG_TRACE},
+    };
+    if (ip6t) {
+        to_pin.push_back({p->kprobe_ip6t_do_table, ITR_PIN_IP6T_ENTRY});
+        to_pin.push_back({p->kretprobe_ip6t_do_table, ITR_PIN_IP6T_RETURN});
+    }
+    for (auto& [prog, pin] : to_pin)
+        if (auto st = pins.pin(prog, pin); !st)
+            return st;
+    return ok_status();
+}
+
+}  // namespace itr
