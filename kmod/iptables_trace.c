@@ -50,7 +50,11 @@
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <net/netfilter/nf_log.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/percpu.h>
+#include <linux/proc_fs.h>
+#include <linux/sched.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
 #include <linux/skbuff.h>
@@ -166,6 +170,55 @@ static void itr_kprobe_target(struct kprobe *kp, void *addr, const char *symbol)
 static int has_ip6;
 module_param(has_ip6, int, 0444);
 MODULE_PARM_DESC(has_ip6, "1 when ip6t_do_table is probed (read-only)");
+
+/*
+ * The owner. Marking is on only while the process that inserted us holds
+ * /proc/<ITR_OWNER_PROC> open: it opens it right after insertion, and when
+ * it dies in any way (kill -9, a crash) the kernel closes the file and
+ * marking stops at once, before anyone removes the module. The probes stay
+ * until then and only count. owner_pid/owner_start (the process's start
+ * time in clock ticks since boot, as /proc/PID/stat field 22) and armed let
+ * another instance, in any mount namespace, tell a live owner from a dead
+ * one: only a module whose owner has closed the file is stale.
+ */
+static atomic_t itr_owned = ATOMIC_INIT(0); /* the file is open */
+static int armed;
+module_param_named(ITR_PARAM_ARMED, armed, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_ARMED, "1 while the owner holds the owner file open and packets are marked (read-only)");
+static int owner_pid;
+module_param_named(ITR_PARAM_OWNER_PID, owner_pid, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_OWNER_PID, "tgid of the process that armed the module, 0 before (read-only)");
+static unsigned long long owner_start;
+module_param_named(ITR_PARAM_OWNER_START, owner_start, ullong, 0444);
+ITR_PARM_DESC(ITR_PARAM_OWNER_START, "start time of that process in clock ticks after boot (read-only)");
+
+static int itr_owner_open(struct inode *inode, struct file *file)
+{
+	if (atomic_cmpxchg(&itr_owned, 0, 1) != 0)
+		return -EBUSY;
+	/* Only ever armed once: a module whose owner left is not re-used. */
+	if (owner_pid) {
+		atomic_set(&itr_owned, 0);
+		return -ESTALE;
+	}
+	owner_pid = task_tgid_nr(current);
+	owner_start = div_u64(current->group_leader->start_boottime, NSEC_PER_SEC / USER_HZ);
+	WRITE_ONCE(armed, 1);
+	return 0;
+}
+
+static int itr_owner_release(struct inode *inode, struct file *file)
+{
+	WRITE_ONCE(armed, 0);
+	atomic_set(&itr_owned, 0);
+	return 0;
+}
+
+static const struct proc_ops itr_owner_ops = {
+	.proc_open = itr_owner_open,
+	.proc_release = itr_owner_release,
+};
+static struct proc_dir_entry *itr_owner_file;
 
 /* Counters: per CPU on the hot path, summed when read through sysfs. */
 struct itr_stats {
@@ -352,6 +405,8 @@ static int itr_table_entry(struct itr_table_probe *tp,
 	unsigned long val, *outer;
 	int slot;
 
+	if (!READ_ONCE(armed))
+		return 1;
 	skb = (struct sk_buff *)regs_get_kernel_argument(regs, tp->skb_arg);
 	if (!skb)
 		return 1;
@@ -622,10 +677,9 @@ static int __init itr_init(void)
 		return -EINVAL;
 	}
 
-	if ((ITR_SKB_ARG(ipt_do_table) >= 0 && ipt_skb_arg != ITR_SKB_ARG(ipt_do_table)) ||
-	    (ITR_SKB_ARG(ip6t_do_table) >= 0 && ip6t_skb_arg != ITR_SKB_ARG(ip6t_do_table))) {
-		pr_err("ipt_skb_arg=%d ip6t_skb_arg=%d: this kernel's prototypes put skb in argument %d and %d\n",
-		       ipt_skb_arg, ip6t_skb_arg, ITR_SKB_ARG(ipt_do_table), ITR_SKB_ARG(ip6t_do_table));
+	if (ITR_SKB_ARG(ipt_do_table) >= 0 && ipt_skb_arg != ITR_SKB_ARG(ipt_do_table)) {
+		pr_err("ipt_skb_arg=%d: this kernel's prototype puts skb in argument %d\n",
+		       ipt_skb_arg, ITR_SKB_ARG(ipt_do_table));
 		return -EINVAL;
 	}
 
@@ -634,6 +688,15 @@ static int __init itr_init(void)
 	err = itr_take_programs();
 	if (err)
 		goto put;
+	/* The IPv6 layout matters only when IPv6 is traced: a host without
+	 * ip6_tables has no layout to give. */
+	if (itr_ip6t.entry && ITR_SKB_ARG(ip6t_do_table) >= 0 &&
+	    ip6t_skb_arg != ITR_SKB_ARG(ip6t_do_table)) {
+		pr_err("ip6t_skb_arg=%d: this kernel's prototype puts skb in argument %d\n",
+		       ip6t_skb_arg, ITR_SKB_ARG(ip6t_do_table));
+		err = -EINVAL;
+		goto put;
+	}
 
 	/* nf_log_trace first: once packets get marked their logs must already
 	 * be kept out of the kernel log. */
@@ -676,6 +739,13 @@ static int __init itr_init(void)
 	}
 	has_ip6 = itr_ip6t.registered;
 
+	itr_owner_file = proc_create(ITR_OWNER_PROC, 0600, NULL, &itr_owner_ops);
+	if (!itr_owner_file) {
+		pr_err("cannot create /proc/%s\n", ITR_OWNER_PROC);
+		err = -ENOMEM;
+		goto unregister;
+	}
+
 	pr_info("tracing from %s (ABI %d, IPv6 %s, TRACE rules %s)\n", pin_dir,
 		ITR_ABI_VERSION, has_ip6 ? "on" : "off",
 		has_trace_tg ? "kept" : "not watched (xt_TRACE not loaded)");
@@ -690,11 +760,38 @@ put:
 	return err;
 }
 
+/* Whether any CPU still has a marked table call in flight. */
+static bool itr_slots_busy(void)
+{
+	int cpu, i;
+
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < ITR_SLOTS; i++)
+			if (READ_ONCE(per_cpu(itr_slots, cpu)[i]))
+				return true;
+	return false;
+}
+
 static void __exit itr_exit(void)
 {
-	/* Table probes first: calls already in flight keep their slots, so
-	 * their nf_log_trace calls are still silenced until the log probe
-	 * goes. unregister_k(ret)probe waits for running handlers. */
+	unsigned long deadline;
+
+	/* Stop marking, then let the calls in flight return through our
+	 * handler, which restores their nf_trace: unregistering a kretprobe
+	 * drops the return handler of calls still running, and their packets
+	 * would keep nf_trace=1 (and log, once the log probe is gone). A call
+	 * blocked for seconds (a queue verdict does not block in the table)
+	 * is not waited for beyond the deadline. */
+	WRITE_ONCE(armed, 0);
+	proc_remove(itr_owner_file);
+	deadline = jiffies + 2 * HZ;
+	while (itr_slots_busy() && time_before(jiffies, deadline))
+		msleep(1);
+	if (itr_slots_busy())
+		pr_warn("table calls still marked after 2 s: their nf_trace is not restored\n");
+
+	/* Table probes next: calls entered meanwhile were not marked, and
+	 * unregister_k(ret)probe waits for running handlers. */
 	itr_table_unregister(&itr_ip6t);
 	itr_table_unregister(&itr_ipt);
 	itr_kprobes_unregister();

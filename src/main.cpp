@@ -1,6 +1,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <exception>
 #include <iostream>
 #include <variant>
 
@@ -20,5 +21,14 @@ int main(int argc, char** argv)
     }
     auto& opts = std::get<itr::Options>(parsed);
     opts.main_start_ns = int64_t(t0.tv_sec) * 1000000000LL + t0.tv_nsec;
-    return itr::run(opts, backends);
+    // Whatever throws unwinds through run()'s owners (module, pins, nft
+    // table, logger bindings) before the process ends: never std::terminate.
+    try {
+        return itr::run(opts, backends);
+    } catch (const std::exception& e) {
+        std::cerr << "iptables-trace: internal error: " << e.what() << "\n";
+    } catch (...) {
+        std::cerr << "iptables-trace: internal error\n";
+    }
+    return 1;
 }

@@ -29,9 +29,12 @@
 #endif
 
 /* Bumped on any change to this file's layouts or to the module contract. */
-#define ITR_ABI_VERSION 1
+#define ITR_ABI_VERSION 2
 
 #define ITR_MODULE_NAME "iptables_trace"
+/* /proc/<name>: the module marks packets only while its owner holds this
+ * file open (ABI 2); closing it, or the owner's death, stops marking. */
+#define ITR_OWNER_PROC "iptables_trace_owner"
 
 /* Pinned BPF programs, by file name inside the pin folder given to the
  * module as its pin_dir parameter. All are BPF_PROG_TYPE_KPROBE. */

@@ -6,6 +6,8 @@
 // kprobe_attach, module_check).
 #include "iptables_trace/module_backend.hpp"
 
+#include <fcntl.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -85,6 +87,7 @@ public:
     std::optional<BpffsMount> bpffs_;
     std::optional<PinDir> pins_;
     std::optional<LoadedModule> kmod_;
+    Fd owner_;  // the module marks packets only while this is open
     std::vector<LinkPtr> links_;
     std::unique_ptr<PerfEventStream> stream_;
 };
@@ -157,6 +160,11 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     // the mount any longer, and a kill -9 from here on leaves neither.
     be->pins_.reset();
     be->bpffs_.reset();
+    // Arms the module; our death, however it comes, closes it and marking
+    // stops at once.
+    be->owner_ = Fd(::open("/proc/" ITR_OWNER_PROC, O_RDONLY | O_CLOEXEC));
+    if (!be->owner_)
+        return Error{std::string("arming the module (/proc/") + ITR_OWNER_PROC + "): " + errno_text(errno), ""};
     clock.mark("module insertion (probes registered)");
     if (auto st = maybe_fail("module"); !st)
         return st.error();
@@ -220,6 +228,13 @@ public:
     {
         std::vector<std::string> removed;
         if (module_is_loaded(ITR_MODULE_NAME)) {
+            // A live owner (another instance, maybe in another mount
+            // namespace, where our lock file is not seen) holds it armed.
+            if (read_module_param(ITR_MODULE_NAME, ITR_NAME(ITR_PARAM_ARMED)) == "1")
+                return Error{"another iptables-trace (pid " +
+                                 read_module_param(ITR_MODULE_NAME, ITR_NAME(ITR_PARAM_OWNER_PID)) +
+                                 ") is tracing with the kernel module",
+                             "only one instance can trace at a time; stop the other one first"};
             if (auto st = remove_module(ITR_MODULE_NAME); !st)
                 return st.error();
             removed.push_back(std::string("kernel module ") + ITR_MODULE_NAME);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -45,14 +46,23 @@ Status NetnsExec::run_in(uint32_t netns, const std::function<void()>& fn) {
     auto fd = impl_->resolver.open(netns);
     if (!fd) return fd.error();
     int err = 0;
+    // An exception escaping a thread would end the process without
+    // unwinding (module, pins, nft table left live): carried out instead.
+    std::exception_ptr thrown;
     std::thread t([&] {
         if (::setns(fd->get(), CLONE_NEWNET) != 0) {
             err = errno;
             return;
         }
-        fn();
+        try {
+            fn();
+        } catch (...) {
+            thrown = std::current_exception();
+        }
     });
     t.join();
+    if (thrown)
+        std::rethrow_exception(thrown);
     if (err) return Error{"enter network namespace " + std::to_string(netns) + ": " + errno_text(err), ""};
     return ok_status();
 }

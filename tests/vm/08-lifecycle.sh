@@ -67,10 +67,18 @@ show_file big.err
 [ "$TRACER_RC" -ne 0 ] || note_big=1
 assert_clean "perf buffer allocation failure"
 
-log "kill -9, then a new run cleans up and traces"
+log "kill -9: marking stops with the owner; then a new run cleans up and traces"
 tracer_start k.trace --proto icmp
+assert_eq "$(mod_param armed)" 1 "the module is armed while its owner runs"
+assert_eq "$(mod_param owner_pid)" "$TRACER_PID" "the module names its owner"
+ping_some 4848 1
+m0=$(mod_param marked)
+assert_ge "$m0" 1 "packets marked while the owner runs"
 kill -9 $TRACER_PID; wait $TRACER_PID 2>/dev/null; TRACER_PID=
-module_loaded || log "(the module went away with the process)"
+module_loaded || fail "the module should outlive a kill -9 (only a new run or --cleanup removes it)"
+assert_eq "$(mod_param armed)" 0 "the module disarmed itself when its owner died"
+ping_some 4848 2
+assert_eq "$(mod_param marked)" "$m0" "no packet marked after the owner died"
 [ -n "$(pins_left)" ] && log "stale pins: $(pins_left)"
 tracer_start k2.trace --proto icmp
 ping_some
