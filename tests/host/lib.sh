@@ -26,3 +26,10 @@ need_cmd() { # need_cmd CMD...: each on PATH
 		command -v "$_c" >/dev/null 2>&1 || need "$_c not installed (scripts/deps.sh installs it)"
 	done
 }
+
+# Checks that count a failure and go on (a test ends with its own tally,
+# e.g. [ "$fails" -eq 0 ]); a test that stops at the first failure defines
+# its own fail() after sourcing this file.
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }

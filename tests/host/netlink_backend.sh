@@ -33,10 +33,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
 ip netns add $A && ip netns add $B || need "cannot create network namespaces"
 ip link add v$$a type veth peer name v$$b || need "cannot create veth"
 ip link set v$$a netns $A; ip link set v$$b netns $B

@@ -26,9 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
 
 if [ "$(stat -f -c %T "$BPF" 2>/dev/null)" != bpf_fs ]; then
 	# As a distribution mounts it when nothing asks for a mode: 1777.
