@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "iptables_trace/diagnostics.hpp"
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/sink.hpp"
+#include "iptables_trace/sys.hpp"
 #include "iptables_trace/tree_view.hpp"
 #include "iptables_trace/resources.hpp"
 #include "signals.hpp"
@@ -113,6 +115,11 @@ int run(const Options& opts, const BackendRegistry& backends)
     }
     if (opts.check)
         return run_checks(opts, backends, diag);
+    if (opts.ready_file) {
+        struct stat st {};
+        if (::lstat(opts.ready_file->c_str(), &st) == 0)
+            return fail(Error{"--ready-file " + *opts.ready_file + " exists already (a new file is made there once tracing is live)", ""}, 2);
+    }
 
     if (geteuid() != 0)
         return fail(Error{"must run as root", "sudo iptables-trace ..."});
@@ -158,10 +165,14 @@ int run(const Options& opts, const BackendRegistry& backends)
 
     clock.total();
     sink->flush();  // the column header, before the first packet
+    // A new file, never one that is there (O_EXCL), never through a link
+    // (O_NOFOLLOW): the path may be in a folder other users can write.
+    bool ready_made = false;
     if (opts.ready_file) {
-        int fd = ::open(opts.ready_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            ::close(fd);
+        Fd fd(::open(opts.ready_file->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!fd)
+            diag.notice("--ready-file " + *opts.ready_file + ": " + errno_text(errno));
+        ready_made = bool(fd);
     }
     diag.notice("tracing with the " + (*backend)->name() + " backend; Ctrl-C to stop");
 
@@ -186,7 +197,7 @@ int run(const Options& opts, const BackendRegistry& backends)
     }
 
     const int code = pipeline.run(**backend, stop_requested);
-    if (opts.ready_file)
+    if (ready_made)
         ::unlink(opts.ready_file->c_str());
     return code;
 }

@@ -18,10 +18,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <thread>
+#include <vector>
 
-extern char** environ;
 
 namespace itr {
 Result<InstanceLock> InstanceLock::acquire(const std::string& path)
@@ -247,20 +248,51 @@ Status remove_module(const std::string& name)
     return Error{"removing module " + name + ": " + errno_text(errno), "rmmod " + name};
 }
 
+namespace {
+
+// modprobe as the kernel itself runs it (/proc/sys/kernel/modprobe, which
+// only root can change), with a fixed PATH and nothing else from the
+// caller's environment: a root tool must not run whatever `modprobe` comes
+// first in a PATH someone else set. Its own complaints (an optional module
+// that is absent) go to /dev/null: the caller says what matters.
+Status run_modprobe(std::initializer_list<const char*> args)
+{
+    std::string path = "/sbin/modprobe";
+    if (std::ifstream in("/proc/sys/kernel/modprobe"); in) {
+        std::string p;
+        if (std::getline(in, p) && !p.empty() && p[0] == '/')
+            path = p;
+    }
+    std::vector<const char*> argv{"modprobe"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(nullptr);
+    static const char* const env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", nullptr};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, path.c_str(), &fa, nullptr, const_cast<char**>(argv.data()),
+                                 const_cast<char**>(env));
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return Error{"running " + path + ": " + errno_text(rc), ""};
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return ok_status();
+}
+
+}  // namespace
+
 Result<ModprobedModule> ModprobedModule::ensure(const std::string& name)
 {
     ModprobedModule m;
     m.name_ = name;
     if (module_is_loaded(name))
         return m;
-    pid_t pid = -1;
-    const char* argv[] = {"modprobe", "-q", name.c_str(), nullptr};
-    int rc = ::posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ);
-    if (rc != 0)
-        return Error{"running modprobe " + name + ": " + errno_text(rc), ""};
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    if (auto st = run_modprobe({"-q", name.c_str()}); !st)
+        return st.error();
     if (!module_is_loaded(name))
         return Error{"modprobe " + name + " failed", ""};
     m.loaded_by_us_ = true;
@@ -273,13 +305,7 @@ ModprobedModule::~ModprobedModule()
     // fails harmlessly if a table was created meanwhile.
     if (!loaded_by_us_)
         return;
-    pid_t pid = -1;
-    const char* argv[] = {"modprobe", "-r", "-q", name_.c_str(), nullptr};
-    if (::posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char**>(argv), environ) == 0) {
-        int status = 0;
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
+    (void)run_modprobe({"-r", "-q", name_.c_str()});
 }
 
 bool modules_dep_lists(std::string_view dep, std::string_view name)

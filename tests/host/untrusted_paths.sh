@@ -1,12 +1,16 @@
 #!/bin/sh
-# The module backend's leftovers in a shared bpffs are untrusted: a bpffs
+# Paths a local user can reach are untrusted input to a root tool.
+# --ready-file: a file that is there, or a symlink to someone's file, is
+# refused before anything loads (a root tool truncating through a link in
+# /tmp would clobber any file).
+# The module backend's leftovers in a shared bpffs are untrusted too: a bpffs
 # mounted without mode= is world-writable, so a local user can put a
 # symlink or a folder of their own where an older version pinned
 # (/sys/fs/bpf/iptables-trace). --cleanup (and every start) must then
 # delete nothing outside it and nothing that is not ours, and say so; a
 # real leftover (root's 0700 folder) and a stale private bpffs mount are
 # removed.
-# usage: sh pin_dir_safety.sh <path-to-iptables-trace>
+# usage: sh untrusted_paths.sh <path-to-iptables-trace>
 BIN=$1
 . "${0%/*}/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -33,6 +37,16 @@ if [ "$(stat -f -c %T "$BPF" 2>/dev/null)" != bpf_fs ]; then
 	mounted_bpf=1
 fi
 [ -e "$PIN" ] && skip "$PIN exists already (a live instance?)"
+
+# 0. --ready-file through a symlink, or onto a file that is there.
+echo keep > "$T/victim-file"
+ln -s "$T/victim-file" "$T/ready-link"
+for target in "$T/ready-link" "$T/victim-file"; do
+	"$BIN" --backend netlink --no-rule-text -c 1 --ready-file "$target" > "$T/out" 2> "$T/err" < /dev/null; rc=$?
+	[ "$rc" = 2 ] && ok "--ready-file ${target##*/}: refused (exit 2)" || fail "--ready-file ${target##*/}: exit $rc"
+	[ "$(wc -l < "$T/err")" = 1 ] && grep -q "exists already" "$T/err" || { cat "$T/err"; fail "--ready-file ${target##*/}: not one clear line"; }
+done
+[ "$(cat "$T/victim-file")" = keep ] && ok "--ready-file: the file behind the link is intact" || fail "--ready-file: clobbered through the link"
 
 # 1. A symlink to a folder of the user's: nothing in it may be deleted.
 mkdir "$T/victim"
