@@ -318,6 +318,41 @@ void append_iptables_info(std::string& out, const TraceEvent& ev) {
         hook_text();
         verdict_cost();
         break;
+    case EventKind::NftRule:
+        // Keys as nft_line_fields (nft_fields.hpp) orders them; table=,
+        // chain=, rulenum= mean what they mean on ipttrace= lines.
+        out += "nfttrace=[family=";
+        if (auto n = known_nft_family_name(ev.pf))
+            out += *n;
+        else
+            out += nft_family_name(ev.pf);
+        out += " table=";
+        append_sanitized(out, ev.table);
+        out += " chain=";
+        append_sanitized(out, ev.chain);
+        out += " rulenum=";
+        switch (ev.rule_kind) {
+        case RuleKind::Return: out += "return"; break;
+        case RuleKind::Policy: out += "policy"; break;
+        case RuleKind::Rule:
+        case RuleKind::Unknown:
+            if (ev.rulenum)
+                append_uint(out, ev.rulenum);
+            else
+                out += '?';
+            break;
+        }
+        if (ev.handle) {
+            out += " handle=";
+            append_uint(out, *ev.handle);
+        }
+        out += " verdict=";
+        if (ev.nft_verdict_known)
+            append_sanitized(out, nft_verdict_text(ev.nft_verdict, ev.verdict_target));
+        else
+            out += '?';
+        out += ']';
+        break;
     }
 }
 
