@@ -28,18 +28,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
-ip netns add $A && ip netns add $B || need "cannot create network namespaces"
-ip link add v$$a type veth peer name v$$b || need "cannot create veth"
-ip link set v$$a netns $A; ip link set v$$b netns $B
+veth_pair $A $B
 ip -n $A addr add 10.77.0.2/24 dev v$$a; ip -n $B addr add 10.77.0.1/24 dev v$$b
 ip -n $A addr add 10.77.0.3/24 dev v$$a; ip -n $A addr add 10.77.0.4/24 dev v$$a
 ip -n $A addr add fd77::2/64 dev v$$a nodad; ip -n $B addr add fd77::1/64 dev v$$b nodad
-for n in $A $B; do ip -n $n link set lo up; done
-ip -n $A link set v$$a up; ip -n $B link set v$$b up
 inB() { ip netns exec $B "$@"; }
 inA() { ip netns exec $A "$@"; }
 
@@ -76,11 +68,7 @@ start() {
     done
     sleep 0.3
 }
-stop() {
-    kill -"${1:-INT}" $TPID 2>/dev/null
-    i=0; while kill -0 $TPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    wait $TPID 2>/dev/null; RC=$?
-}
+stop() { stop_tracer "$@"; }
 no_table() {  # no nft table of ours in B
     if inB nft list tables 2>/dev/null | grep -q iptables_trace; then fail "$1: nft table left behind"; else ok "$1: no table of ours left"; fi
 }
