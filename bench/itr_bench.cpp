@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "event_mix.hpp"
+#include "../tests/unit/nft_test_util.hpp"
 #include "iptables_trace/decode.hpp"
 #include "iptables_trace/enricher.hpp"
 #include "iptables_trace/fate.hpp"
+#include "iptables_trace/netlink_decode.hpp"
 #include "iptables_trace/sink.hpp"
 #include "iptables_trace/tree_view.hpp"
 
@@ -260,6 +262,39 @@ void BM_AppPathFate(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<int64_t>(n));
 }
 BENCHMARK(BM_AppPathFate);
+
+// The nf_tables event path of the netlink backend: NFT_MSG_TRACE bytes
+// captured on 6.18 (tests/unit/data/nft-trace/6.18, every scenario, 140-odd
+// messages) -> NftTraceHandler (decode, correlate, packet fields) -> sink.
+// One item is one event printed; the fixtures' own marking table (inet
+// itr_mark) is not the tool's, so its events are printed too.
+template <bool Json>
+void BM_NftDecodeFormat(benchmark::State& state) {
+    std::vector<std::vector<uint8_t>> msgs;
+    for (const auto& f : nft::testing::hex_fixtures())
+        for (auto& m : nft::testing::read_hex_messages(f.string())) msgs.push_back(std::move(m));
+    Discard d;
+    auto sink = Json ? make_json_sink(d.os, sink_opts()) : make_column_sink(d.os, sink_opts());
+    netlink::NftTraceHandler handler("iptables_trace");
+    netlink::DecodeContext ctx;
+    ctx.ifname = [](uint32_t) { return std::string("veth0"); };
+    ctx.netns = 4026532246u;
+    uint64_t events = 0, messages = 0;
+    for (auto _ : state) {
+        for (const auto& m : msgs) {
+            ctx.recv_mono_ns += 1000;
+            if (auto ev = handler.handle(m, ctx)) {
+                sink->event(*ev);
+                ++events;
+            }
+        }
+        messages += msgs.size();
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(events));
+    state.counters["messages/s"] = benchmark::Counter(double(messages), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_NftDecodeFormat<false>)->Name("BM_NftDecodeFormat/Columns");
+BENCHMARK(BM_NftDecodeFormat<true>)->Name("BM_NftDecodeFormat/Json");
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "iptables_trace/backend.hpp"
 #include "iptables_trace/enricher.hpp"
+#include "iptables_trace/nft_rules.hpp"
 #include "iptables_trace/pipeline.hpp"
 #include "iptables_trace/diagnostics.hpp"
 #include "iptables_trace/netns.hpp"
@@ -180,9 +181,17 @@ int run(const Options& opts, const BackendRegistry& backends)
     // After the ready file: the probes are live and the kernel buffers what
     // happens meanwhile; with many tables (one iptables-save each) this is
     // the slowest step left and tracing need not wait for it.
-    std::unique_ptr<Enricher> enricher;
-    if (opts.rule_text)
-        enricher = std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{});
+    // One enricher per kind of rule event the backend reports, behind one
+    // interface: the legacy rulesets always, the nf_tables ones when the
+    // backend reports nft rule events. Both are primed the same way.
+    std::unique_ptr<RuleTextEnricher> enricher;
+    if (opts.rule_text) {
+        std::vector<std::unique_ptr<RuleTextEnricher>> parts;
+        parts.push_back(std::make_unique<Enricher>(make_system_ruleset_source(), EnricherOptions{}));
+        if (provider.capabilities().has(Capability::NftRuleEvents))
+            parts.push_back(nft::make_nft_enricher(nft::make_system_nft_source()));
+        enricher = std::make_unique<EnricherChain>(std::move(parts));
+    }
     PipelineOptions po;
     po.catch_count = opts.catch_count;
     po.fate = opts.fate;

@@ -59,6 +59,43 @@ struct SystemSourceOptions {
 
 std::unique_ptr<RulesetSource> make_system_ruleset_source(const SystemSourceOptions& opts = {});
 
+// Rule text for trace events, as the pipeline sees it: one interface for
+// every source (the legacy xtables rulesets here, the nf_tables ones in
+// nft_rules.hpp), so the pipeline stays the same whichever the backend
+// reports. Each fills the events of its own kinds and leaves the others
+// alone.
+class RuleTextEnricher {
+public:
+    virtual ~RuleTextEnricher() = default;
+    // Reads the rulesets of netns (the own one when nullopt) now, before
+    // the first events are enriched.
+    virtual Status prime(std::optional<uint32_t> netns) = 0;
+    // Fills rule_text (escaped, one line), rule_text_stale and, where the
+    // source knows them, the rule number of the events of its kinds.
+    virtual void enrich(TraceEvent& ev) = 0;
+    // After each poll, also one that brought no event.
+    virtual void tick() {}
+    // Diagnostics queued since the last call, each distinct one once.
+    virtual std::vector<std::string> take_diagnostics() = 0;
+    // For the exit summary: "rules: lookups 3, reads 1, changes 0, stale 0".
+    virtual std::string summary() const = 0;
+};
+
+// Several sources as one: each event goes to every one of them (each takes
+// only its own kinds); prime primes all and reports every failure.
+class EnricherChain final : public RuleTextEnricher {
+public:
+    explicit EnricherChain(std::vector<std::unique_ptr<RuleTextEnricher>> parts) : parts_(std::move(parts)) {}
+    Status prime(std::optional<uint32_t> netns) override;
+    void enrich(TraceEvent& ev) override;
+    void tick() override;
+    std::vector<std::string> take_diagnostics() override;
+    std::string summary() const override;
+
+private:
+    std::vector<std::unique_ptr<RuleTextEnricher>> parts_;
+};
+
 struct EnricherOptions {
     // Fingerprint checks are triggered by an event newer than the last check
     // of its table; this spaces them out at least this much. 0 (default) is
@@ -85,7 +122,7 @@ struct EnricherStats {
     uint64_t failures = 0;   // checks or reads that failed
 };
 
-class Enricher {
+class Enricher final : public RuleTextEnricher {
 public:
     explicit Enricher(std::unique_ptr<RulesetSource> src, EnricherOptions opts = {});
     ~Enricher();
@@ -95,7 +132,7 @@ public:
     // Reads every table of both families in netns now (call it for the own
     // netns, or the -N one, before tracing starts). An absent family is not
     // an error; an unreachable netns or missing iptables-save is.
-    Status prime(std::optional<uint32_t> netns = std::nullopt);
+    Status prime(std::optional<uint32_t> netns = std::nullopt) override;
 
     // Fills rule_text (escaped, one line) and rule_text_stale for
     // EventKind::Rule events with pf 2 or 10; other events are left alone.
@@ -103,7 +140,7 @@ public:
     // diagnostic is queued. May correct rule_kind: a "policy"/"return" report
     // that is really an unconditional rule becomes RuleKind::Rule, an Unknown
     // kind is resolved, when the answer is not stale.
-    void enrich(TraceEvent& ev);
+    void enrich(TraceEvent& ev) override;
 
     // Call from the event loop, also when no events come (e.g. after each
     // poll): re-checks the known tables not checked for tick_interval. A
@@ -111,11 +148,13 @@ public:
     // that packet gets a certain answer; without ticks the first events after
     // a change are stamped in the gap before its detection and are marked
     // stale when the versions disagree.
-    void tick();
+    void tick() override;
 
     // Diagnostics queued since the last call, each distinct one once, for
     // the app to print on stderr ("rule text for netns N: why").
-    std::vector<std::string> take_diagnostics();
+    std::vector<std::string> take_diagnostics() override;
+    // "rules: lookups N, reads N, changes N, stale N"
+    std::string summary() const override;
 
     const EnricherStats& stats() const { return stats_; }
 

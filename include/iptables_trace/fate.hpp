@@ -40,6 +40,10 @@ struct Fate {
     std::optional<std::string> rule_text;  // when the Rule event was enriched
     bool rule_text_stale = false;
     uint32_t rules_seen = 0;    // Rule events in this call (matches, jumps, returns)
+    // An nf_tables base chain call (its NftRule events, closed by its Nft
+    // event): table is the nft table, chain the deciding entry's chain,
+    // rulenum 0 when its position is unknown.
+    bool nft = false;
 
     bool dropped() const { return verdict && (*verdict & 0xff) == 0; }  // NF_DROP (REJECT too)
 };
@@ -53,8 +57,12 @@ public:
     explicit FateTracker(FateOptions opts = {}) : opts_(opts) {}
 
     // Feed every event in arrival order (after enrichment, so that Rule
-    // events carry their text). Returns the fate when ev is a Table event;
-    // nullopt otherwise (Rule events are held, Nft events are ignored).
+    // events carry their text). Returns the fate when ev is a Table event,
+    // or an Nft event (a base chain's verdict) of a call whose NftRule
+    // events were seen; nullopt otherwise (Rule and NftRule events are
+    // held, an Nft event without them is ignored: nothing says what decided).
+    // NftRule events belong to the call of their base chain (keyed on cpu,
+    // skb, family, table and base chain; a packet walks one hook at a time).
     std::optional<Fate> consume(const TraceEvent& ev);
 
     size_t in_flight() const { return calls_.size(); }
@@ -62,7 +70,8 @@ public:
     uint64_t evicted() const { return evicted_; }
 
 private:
-    using Key = std::tuple<std::optional<uint32_t>, uint64_t, uint32_t, std::string, uint32_t>;
+    // cpu, skb, pf, table, hook, nft base chain ("" for xtables calls).
+    using Key = std::tuple<std::optional<uint32_t>, uint64_t, uint32_t, std::string, uint32_t, std::string>;
     struct Call {
         TraceEvent last;  // the latest Rule event
         uint32_t count = 0;
@@ -81,6 +90,8 @@ private:
 //   DROP by filter/INPUT rule 3 (rule text unavailable)
 //   DROP by filter/INPUT rule 3 (ruleset changed, text may be stale): -A ...
 //   DROP by filter at INPUT (no rule event seen)
+//   DROP by nft ip filter/BLOCK rule 1: -A BLOCK -s 10.77.0.2/32 -j DROP
+//   DROP by nft inet t/input policy drop
 // The rule text is used as given (the enricher has escaped it). IPv6 tables
 // read "ip6tables <table>".
 std::string format_fate(const Fate& f);

@@ -73,6 +73,10 @@ std::string pkt_info(const Packet& pkt);
 //   Table: iptables=[pf=PF_INET table=filter hook=INPUT verdict=ACCEPT cost=36.942µs]
 //          verdict=? / cost=? when unknown
 //   Nft:   nft=[family=inet table=T chain=C hook=INPUT verdict=ACCEPT cost=36.942µs]
+//   NftRule: nfttrace=[family=ip table=filter chain=BLOCK rulenum=1 handle=4 verdict=DROP]
+//          rulenum=return (end of a chain, no handle) / policy (no handle) /
+//          ? (position unknown); verdict=JUMP:BLOCK, GOTO:C, QUEUE:N,
+//          CONTINUE, RETURN, a policy's ACCEPT / DROP, ? when none was sent
 void append_iptables_info(std::string& out, const TraceEvent& ev);
 
 // Rule text for the end of a column line: ` rule="<text>"`, or ` rule?="..."`

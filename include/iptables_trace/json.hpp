@@ -48,7 +48,7 @@ private:
 //   "time"        string, RFC 3339 UTC with µs: "2026-11-26T19:26:35.123456Z"
 //                 (mono_ns + realtime_offset_ns; -T/-t do not change it)
 //   "mono_ns"     number, CLOCK_MONOTONIC of the event
-//   "kind"        "rule" | "table" | "nft" | "fate"
+//   "kind"        "rule" | "table" | "nft" | "nftrule" | "fate"
 //   "skb"         "0xffff8df50291d200" | null (backend cannot know it)
 //   "netns", "pid", "cpu"   number | null
 //   "ifname"      string, "" when the skb had no device
@@ -81,6 +81,18 @@ private:
 //   "truncated"   bool, a name did not fit the kernel event
 //   "admin_trace" bool, the packet carried nf_trace before the tool saw it
 //   "rule"        rule text | null;  "rule_stale" bool
+//   "handle"      number (nftrule: a rule's handle) | null
+//   "target"      string (nftrule: the chain of a jump / goto) | null
+//   "base_chain"  string (nftrule: the base chain of the call, when seen) | null
+// nftrule (an nf_tables trace event): "family" the table's family, "table",
+//   "chain" the rule's chain, "hook"/"hook_name" the base chain's hook or
+//   null when it cannot be told (native tables), "in"/"out" iif / oif
+//   names, "rulenum" the 1-based position (null: unknown, or a return /
+//   policy), "rule_kind" "rule" | "return" | "policy", "verdict" "ACCEPT" |
+//   "DROP" | "QUEUE" | "STOLEN" | "CONTINUE" | "JUMP" | "GOTO" | "RETURN" ...
+//   (a policy's verdict for policy, RETURN for a chain's end), "verdict_raw"
+//   the signed nf_tables code, "cost_ns" null, "rule" iptables-nft-save or
+//   nft text.
 // fate (--fate, --drops-only): "kind":"fate", every key of a table event,
 //   with "chain", "rulenum", "rule_kind", "rule", "rule_stale" of the
 //   deciding entry (null when none was seen), plus

@@ -17,6 +17,16 @@ namespace itr {
 std::optional<std::string_view> known_verdict_name(uint32_t raw);
 std::string verdict_name(uint32_t raw);
 
+// nf_tables verdict codes, which share one number space with the netfilter
+// ones: NF_* >= 0 named as above after masking the queue number / errno
+// bits (DROP, ACCEPT, STOLEN, QUEUE, REPEAT, STOP), NFT_* < 0 CONTINUE -1,
+// BREAK -2, JUMP -3, GOTO -4, RETURN -5; anything else "UNKNOWN(<code>)".
+std::string nft_verdict_name(int32_t code);
+// The verdict as nft rule lines print it: the name, then ":<queue number>"
+// for QUEUE and ":<target>" for JUMP / GOTO with a target ("JUMP:BLOCK").
+// The target is appended as given (the caller escapes it where needed).
+std::string nft_verdict_text(int32_t code, std::string_view target);
+
 // Hook names by family (enum itr_nfproto numbering):
 //   IPv4, IPv6, INET, UNSPEC and anything else: PREROUTING 0, INPUT 1,
 //     FORWARD 2, OUTPUT 3, POSTROUTING 4, INGRESS 5 (inet family ingress)

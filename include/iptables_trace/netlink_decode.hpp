@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "iptables_trace/model.hpp"
+#include "iptables_trace/nft_trace.hpp"
 #include "iptables_trace/options.hpp"
 #include "iptables_trace/result.hpp"
 
@@ -29,6 +31,10 @@ struct TracePrefix {
     uint32_t rulenum = 0;
 };
 std::optional<TracePrefix> parse_trace_prefix(std::string_view prefix);
+
+// An IPv6 extension header this code walks (hop-by-hop, routing,
+// destination options, fragment, AH).
+bool is_ipv6_ext(uint8_t next_header);
 
 // Fills the packet fields (ip_version, l4proto, ip_len, addresses, ports,
 // TCP flags, ICMP) from a buffer that starts at the network header.
@@ -64,6 +70,39 @@ struct DecodeContext {
 // A TRACE record becomes a Rule event; anything else (an admin's LOG rule
 // that reached our logger) gives nullopt.
 std::optional<TraceEvent> record_to_event(const NflogRecord& rec, const DecodeContext& ctx);
+
+// ---- nf_tables trace events (NFNLGRP_NFTRACE) ---------------------------
+
+struct NftTraceStats {
+    uint64_t messages = 0;   // NFT_MSG_TRACE messages handed in
+    uint64_t malformed = 0;  // could not be decoded (counted, skipped)
+    uint64_t own = 0;        // of the tool's own table (not shown)
+    uint64_t events = 0;     // NftRule events made
+};
+
+// From NFT_MSG_TRACE messages to NftRule events: decodes each (a malformed
+// message is counted and skipped, never fatal), leaves out the messages of
+// the tool's own table (inet iptables_trace), correlates the messages of
+// one base-chain call, leaves out the base chain's own end (its policy
+// follows as its own event), and fills the packet from the call's first
+// message: headers, iif / oif names (ctx.ifname, the listener's netns),
+// the MAC for Ethernet. The hook is known for the base chains iptables-nft
+// makes (named after their hook in an xtables table); for other chains it
+// is unknown (hook_unknown). Rule numbers and text come later
+// (nft::make_nft_enricher). Pure: tests feed it captured bytes.
+class NftTraceHandler {
+public:
+    explicit NftTraceHandler(std::string own_table);
+    // One netlink message (nlmsghdr onwards). nullopt: nothing to show.
+    std::optional<TraceEvent> handle(std::span<const uint8_t> msg, const DecodeContext& ctx);
+    const NftTraceStats& stats() const { return stats_; }
+    const nft::CorrelatorStats& correlator_stats() const { return corr_.stats(); }
+
+private:
+    std::string own_table_;
+    nft::TraceCorrelator corr_;
+    NftTraceStats stats_;
+};
 
 // Counts messages missing between consecutive NFULA_SEQ values.
 class SeqTracker {

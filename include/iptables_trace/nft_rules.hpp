@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "iptables_trace/enricher.hpp"
 #include "iptables_trace/once_diagnostics.hpp"
 #include "iptables_trace/nft_trace.hpp"
 #include "iptables_trace/result.hpp"
@@ -286,5 +287,14 @@ private:
     OnceDiagnostics diags_;
     NftRuleTextStats stats_;
 };
+
+// The nf_tables source of rule text for the pipeline: fills rulenum (the
+// position, 0 when unknown), rule_text (escape_rule_text'ed, one line) and
+// rule_text_stale of EventKind::NftRule events through NftRuleText, in the
+// netns the event names (the listener's; the own one when absent). Other
+// kinds are left alone. Summary: "nft rules: lookups N, reads N, changes N,
+// stale N".
+std::unique_ptr<RuleTextEnricher> make_nft_enricher(std::unique_ptr<NftRulesetSource> src,
+                                                    NftRuleTextOptions opts = {});
 
 }  // namespace itr::nft

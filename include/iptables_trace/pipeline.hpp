@@ -31,7 +31,7 @@ public:
     // out is the stream the sink writes to: flushed after each poll, and a
     // failed write (the reader went away, | head) ends the run normally.
     // enricher may be null (--no-rule-text).
-    Pipeline(PipelineOptions opts, Sink& sink, std::ostream& out, Diagnostics& diag, Enricher* enricher);
+    Pipeline(PipelineOptions opts, Sink& sink, std::ostream& out, Diagnostics& diag, RuleTextEnricher* enricher);
 
     // Polls until stop() says so, -c is reached, the reader goes away or
     // the backend fails (said on diag). After a stop, what the kernel
@@ -57,7 +57,7 @@ private:
     Sink& sink_;
     std::ostream& out_;
     Diagnostics& diag_;
-    Enricher* enricher_;
+    RuleTextEnricher* enricher_;
     FateTracker fates_;
     DecisionTally decisions_;
     // With rule text, a poll's events are enriched after the poll: all were

@@ -272,6 +272,19 @@ void append_iptables_info(std::string& out, const TraceEvent& ev) {
             out += pf_name(ev.pf);
     };
 
+    // "family=ip table=T chain=C" of the nf_tables lines.
+    auto nft_names = [&] {
+        out += "family=";
+        if (auto n = known_nft_family_name(ev.pf))
+            out += *n;
+        else
+            out += nft_family_name(ev.pf);
+        out += " table=";
+        append_sanitized(out, ev.table);
+        out += " chain=";
+        append_sanitized(out, ev.chain);
+    };
+
     switch (ev.kind) {
     case EventKind::Rule:
         out += "ipttrace=[pf=";
@@ -305,18 +318,39 @@ void append_iptables_info(std::string& out, const TraceEvent& ev) {
         verdict_cost();
         break;
     case EventKind::Nft:
-        out += "nft=[family=";
-        if (auto n = known_nft_family_name(ev.pf))
-            out += *n;
-        else
-            out += nft_family_name(ev.pf);
-        out += " table=";
-        append_sanitized(out, ev.table);
-        out += " chain=";
-        append_sanitized(out, ev.chain);
+        out += "nft=[";
+        nft_names();
         out += " hook=";
         hook_text();
         verdict_cost();
+        break;
+    case EventKind::NftRule:
+        // Keys as nft_line_fields (nft_fields.hpp) orders them; table=,
+        // chain=, rulenum= mean what they mean on ipttrace= lines.
+        out += "nfttrace=[";
+        nft_names();
+        out += " rulenum=";
+        switch (ev.rule_kind) {
+        case RuleKind::Return: out += "return"; break;
+        case RuleKind::Policy: out += "policy"; break;
+        case RuleKind::Rule:
+        case RuleKind::Unknown:
+            if (ev.rulenum)
+                append_uint(out, ev.rulenum);
+            else
+                out += '?';
+            break;
+        }
+        if (ev.handle) {
+            out += " handle=";
+            append_uint(out, *ev.handle);
+        }
+        out += " verdict=";
+        if (ev.nft_verdict_known)
+            append_sanitized(out, nft_verdict_text(ev.nft_verdict, ev.verdict_target));
+        else
+            out += '?';
+        out += ']';
         break;
     }
 }

@@ -31,6 +31,7 @@ std::string_view kind_text(EventKind k) {
     case EventKind::Rule: return "rule";
     case EventKind::Table: return "table";
     case EventKind::Nft: return "nft";
+    case EventKind::NftRule: return "nftrule";
     }
     return "rule";
 }
@@ -161,12 +162,24 @@ public:
             o.null("chain");
         else
             o.str("chain", ev.chain);
-        o.num("hook", ev.hook);
-        if (auto n = known_hook_name(ev.hook, ev.pf))
-            o.str("hook_name", *n);
-        else
-            o.str("hook_name", hook_name(ev.hook, ev.pf));
-        if (ev.kind == EventKind::Rule) {
+        if (ev.hook_unknown) {
+            o.null("hook").null("hook_name");
+        } else {
+            o.num("hook", ev.hook);
+            if (auto n = known_hook_name(ev.hook, ev.pf))
+                o.str("hook_name", *n);
+            else
+                o.str("hook_name", hook_name(ev.hook, ev.pf));
+        }
+        const bool nft_rule = ev.kind == EventKind::NftRule;
+        if (nft_rule) {
+            o.str("in", ev.in_dev).str("out", ev.out_dev);
+            if (ev.rule_kind == RuleKind::Rule && ev.rulenum)
+                o.num("rulenum", ev.rulenum);
+            else
+                o.null("rulenum");
+            o.str("rule_kind", rule_kind_text(ev.rule_kind));
+        } else if (ev.kind == EventKind::Rule) {
             o.str("in", ev.in_dev).str("out", ev.out_dev);
             o.num("rulenum", ev.rulenum);
             o.str("rule_kind", rule_kind_text(ev.rule_kind));
@@ -177,7 +190,18 @@ public:
         } else {
             o.null("in").null("out").null("rulenum").null("rule_kind");
         }
-        if (ev.verdict) {
+        if (nft_rule) {
+            if (ev.nft_verdict_known) {
+                o.str("verdict", nft_verdict_name(ev.nft_verdict));
+                o.snum("verdict_raw", ev.nft_verdict);
+                if (ev.nft_verdict >= 0 && (ev.nft_verdict & 0xff) == 3)
+                    o.num("queue_num", static_cast<uint32_t>(ev.nft_verdict) >> 16);
+                else
+                    o.null("queue_num");
+            } else {
+                o.null("verdict").null("verdict_raw").null("queue_num");
+            }
+        } else if (ev.verdict) {
             if (auto n = known_verdict_name(*ev.verdict))
                 o.str("verdict", *n);
             else
@@ -196,6 +220,15 @@ public:
         o.boolean("admin_trace", ev.admin_trace);
         o.opt_str("rule", ev.rule_text);
         o.boolean("rule_stale", ev.rule_text_stale);
+        o.opt_num("handle", ev.handle);
+        if (nft_rule && !ev.verdict_target.empty())
+            o.str("target", ev.verdict_target);
+        else
+            o.null("target");
+        if (nft_rule && !ev.base_chain.empty())
+            o.str("base_chain", ev.base_chain);
+        else
+            o.null("base_chain");
         if (fate) {
             o.boolean("decided", fate->decided);
             o.boolean("dropped", fate->dropped());

@@ -47,6 +47,31 @@ std::string verdict_name(uint32_t raw) {
     return unknown(raw & 0xffu);
 }
 
+std::string nft_verdict_name(int32_t code) {
+    if (code >= 0) {
+        if (auto n = known_verdict_name(static_cast<uint32_t>(code))) return std::string(*n);
+        return "UNKNOWN(" + std::to_string(code) + ")";
+    }
+    switch (code) {
+    case -1: return "CONTINUE";
+    case -2: return "BREAK";
+    case -3: return "JUMP";
+    case -4: return "GOTO";
+    case -5: return "RETURN";
+    default: return "UNKNOWN(" + std::to_string(code) + ")";
+    }
+}
+
+std::string nft_verdict_text(int32_t code, std::string_view target) {
+    std::string s = nft_verdict_name(code);
+    if (code >= 0 && (code & 0xff) == 3) s += ":" + std::to_string(static_cast<uint32_t>(code) >> 16);
+    if (!target.empty() && (code == -3 || code == -4)) {
+        s += ':';
+        s += target;
+    }
+    return s;
+}
+
 std::optional<std::string_view> known_hook_name(uint32_t hook, uint32_t nfproto) {
     switch (nfproto) {
     case ITR_NFPROTO_ARP: return pick(kArpHooks, hook);

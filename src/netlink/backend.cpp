@@ -1,5 +1,7 @@
-// The netlink backend: nftables marks the flow with nftrace, ip_tables
-// emits TRACE through nfnetlink_log, we decode the records.
+// The netlink backend: nftables marks the flow with nftrace; nf_tables
+// emits its own trace events (NFNLGRP_NFTRACE) for iptables-nft and native
+// rulesets, ip_tables emits TRACE through nfnetlink_log for legacy ones; we
+// decode both from one socket.
 #include <fcntl.h>
 #include <glob.h>
 #include <libmnl/libmnl.h>
@@ -91,18 +93,24 @@ public:
     Status drain(const EventFn& on_event, const LostFn& on_lost) override { return poll(0, on_event, on_lost); }
     std::string summary() const override
     {
-        // Sequence gaps count every record dropped before one that was read;
-        // records dropped after the last one read leave no gap, so after an
+        // Sequence gaps count every nflog record dropped before one that was
+        // read; records dropped after the last one read leave no gap, and
+        // nf_tables trace messages carry no sequence number, so after an
         // overrun the count is a lower bound.
+        std::string s;
         if (overruns_ == 0)
-            return fmt::format("events {}, lost {}", events_, seq_.lost());
-        if (seq_.lost() == 0)
-            return fmt::format("events {}, lost an unknown number (the receive buffer overran {} times and no "
-                               "sequence gap showed how many)",
-                               events_, overruns_);
-        return fmt::format("events {}, lost at least {} (the receive buffer overran {} times; records dropped "
-                           "after the last one read cannot be counted)",
-                           events_, seq_.lost(), overruns_);
+            s = fmt::format("events {}, lost {}", events_, seq_.lost());
+        else if (seq_.lost() == 0)
+            s = fmt::format("events {}, lost an unknown number (the receive buffer overran {} times and no "
+                            "sequence gap showed how many)",
+                            events_, overruns_);
+        else
+            s = fmt::format("events {}, lost at least {} (the receive buffer overran {} times; records dropped "
+                            "after the last one read cannot be counted)",
+                            events_, seq_.lost(), overruns_);
+        if (const uint64_t bad = nft_.stats().malformed; bad > 0)
+            s += fmt::format(", {} malformed nf_tables trace messages skipped", bad);
+        return s;
     }
 
     // Owners, in acquisition order: destroyed in reverse.
@@ -121,6 +129,7 @@ private:
     std::vector<char> buf_ = std::vector<char>(256 * 1024);
     std::unordered_map<uint32_t, std::pair<std::string, uint64_t>> ifcache_;
     SeqTracker seq_{0};  // our group 0 instance is new: its first record is 0
+    NftTraceHandler nft_{kTableName};
     uint64_t events_ = 0;
     uint64_t overruns_ = 0;
 };
@@ -144,6 +153,13 @@ std::string NetlinkBackend::ifname(uint32_t index)
 void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const EventFn& on_event,
                             const LostFn& on_lost)
 {
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES) {
+        if (auto ev = nft_.handle({reinterpret_cast<const uint8_t*>(nlh), nlh->nlmsg_len}, ctx)) {
+            ++events_;
+            on_event(*ev);
+        }
+        return;
+    }
     auto rec = parse_nflog_message(nlh);
     if (!rec)
         return;
@@ -223,7 +239,7 @@ std::vector<Check> requirements(const Options& opts)
         need("nf_tables", false, "", sock.error().what);
     } else {
         auto info = query_table(sock->get());
-        need("nf_tables", info.ok(), "answers", info ? "" : "nf_tables is not available: " + info.error().what);
+        need("nf_tables", info.ok(), "answers (its trace events report iptables-nft and nftables rules)", info ? "" : "nf_tables is not available: " + info.error().what);
     }
     return c;
 }
@@ -266,6 +282,14 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     if (!nflog)
         return nflog.error();
     be->nflog_.emplace(std::move(*nflog));
+    // nf_tables' own trace (iptables-nft and native rulesets) on the same
+    // socket: one receive queue keeps the kernel's order between the legacy
+    // TRACE records and the nf_tables events of a packet. The kernel sends
+    // nf_tables trace only while a listener exists in the packet's netns:
+    // this socket, which lives in the traced netns.
+    if (const int group = NFNLGRP_NFTRACE;
+        setsockopt(be->nflog_->fd(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0)
+        return Error{"subscribe to nf_tables trace events (NFNLGRP_NFTRACE): " + errno_text(errno), ""};
 
     be->ifsock_ = Fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!be->ifsock_)
@@ -296,10 +320,6 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     if (filter_is_empty(opts))
         diag.notice("warning: no filter given: every packet in this netns is traced, which slows every packet "
                     "down");
-    if (access("/proc/thread-self/net/ip_tables_names", F_OK) != 0 &&
-        access("/proc/thread-self/net/ip6_tables_names", F_OK) != 0)
-        diag.notice("warning: no iptables-legacy table is loaded in this netns; the netlink backend reports "
-                    "TRACE from iptables-legacy rulesets only");
     return std::unique_ptr<TraceBackend>(std::move(be));
 }
 
@@ -360,7 +380,10 @@ Result<std::vector<std::string>> remove_leftovers()
 class NetlinkProvider final : public BackendProvider {
 public:
     std::string_view name() const override { return "netlink"; }
-    Capabilities capabilities() const override { return {Capability::LegacyRuleEvents}; }
+    Capabilities capabilities() const override
+    {
+        return {Capability::LegacyRuleEvents, Capability::NftRuleEvents};
+    }
     std::optional<std::string> probe(const Options& opts) const override
     {
         if (auto bad = first_fatal(netlink::requirements(opts)))
@@ -375,7 +398,8 @@ public:
     int check(const Options& opts, std::ostream& out, Diagnostics&) const override
     {
         const auto checks = netlink::requirements(opts);
-        out << "netlink backend (nftables nftrace, nfnetlink_log TRACE records)\n";
+        out << "netlink backend (nftables nftrace; nf_tables trace events for iptables-nft and nftables rules, "
+               "nfnetlink_log TRACE records for iptables-legacy rules)\n";
         write_checks(out, checks);
         return first_fatal(checks) ? 1 : 0;
     }

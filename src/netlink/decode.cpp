@@ -62,13 +62,13 @@ void decode_l4(const uint8_t* data, size_t len, uint8_t proto, Packet& pkt)
     }
 }
 
+}  // namespace
+
 bool is_ipv6_ext(uint8_t nh)
 {
     return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
            nh == IPPROTO_FRAGMENT || nh == IPPROTO_AH;
 }
-
-}  // namespace
 
 std::optional<TracePrefix> parse_trace_prefix(std::string_view s)
 {

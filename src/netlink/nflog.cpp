@@ -43,10 +43,14 @@ int config(mnl_socket* nl, uint8_t command, bool with_params)
         mode.copy_mode = NFULNL_COPY_PACKET;
         mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
         mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
-        // Batch up to 32 records per message, flush after 10 ms.
-        mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(32));
+        // One record per message, sent at once: nf_tables trace events come
+        // on the same socket as they happen, and a batched record would
+        // reach the queue after the nf_tables events of later hooks of the
+        // same packet (out of order). The buffer is sized for one record
+        // (the kernel allocates NLBUFSIZ for each message).
+        mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
         mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(1));
-        mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(64 * 1024));
+        mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(1024));
     }
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
         return errno;

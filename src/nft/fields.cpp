@@ -1,5 +1,6 @@
 // The fields of an nft rule line (nft_fields.hpp).
 #include "iptables_trace/nft_fields.hpp"
+#include "iptables_trace/names.hpp"
 #include "iptables_trace/nft_rules.hpp"
 #include "iptables_trace/rules.hpp"
 
@@ -18,11 +19,7 @@ std::string verdict_field(const TraceMessage& m) {
         break;
     }
     if (!m.verdict) return "?";
-    const Verdict& v = *m.verdict;
-    std::string s = verdict_name(v.code);
-    if (v.base() == verdict_code::Queue) s += ":" + std::to_string(uint32_t(v.code) >> 16);
-    if (v.chain && (v.code == verdict_code::Jump || v.code == verdict_code::Goto)) s += ":" + *v.chain;
-    return s;
+    return nft_verdict_text(m.verdict->code, m.verdict->chain.value_or(""));
 }
 
 }  // namespace

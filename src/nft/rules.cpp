@@ -41,6 +41,19 @@ std::optional<std::pair<uint64_t, size_t>> handle_suffix(std::string_view line) 
     return std::make_pair(h, at);
 }
 
+// A table owned by a process (NFT_TABLE_F_OWNER, e.g. the netlink
+// backend's own) is listed "table inet t { # handle 3 progname NAME": the
+// header without what follows its handle.
+std::string_view without_progname(std::string_view line) {
+    constexpr std::string_view mark = " { # handle ";
+    const size_t at = line.rfind(mark);
+    if (at == std::string_view::npos) return line;
+    size_t end = at + mark.size();
+    while (end < line.size() && line[end] >= '0' && line[end] <= '9') ++end;
+    if (line.substr(end, 10) == " progname ") return line.substr(0, end);
+    return line;
+}
+
 // "<prefix><name> { # handle N" -> name (quotes around it removed) and N.
 std::optional<std::pair<std::string, uint64_t>> block_header(std::string_view line, std::string_view prefix) {
     if (!starts_with(line, prefix)) return std::nullopt;
@@ -127,7 +140,7 @@ Result<NftListing> parse_nft_listing(std::string_view text) {
         switch (st) {
         case State::Top: {
             if (line.empty() || line[0] == '#') break;
-            auto h = block_header(line, "table ");
+            auto h = block_header(without_progname(line), "table ");
             if (!h) {
                 if (starts_with(line, "table ")) return listing_error(lineno, "table without a handle (nft -a)");
                 return listing_error(lineno, "outside a table");

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "attrs.hpp"
+#include "iptables_trace/names.hpp"
 #include "iptables_trace/nft_trace.hpp"
 
 namespace itr::nft {
@@ -65,23 +66,7 @@ bool Verdict::terminal() const {
     }
 }
 
-std::string verdict_name(int32_t code) {
-    const int32_t base = code >= 0 ? (code & 0xff) : code;
-    switch (base) {
-    case verdict_code::Drop: return "DROP";
-    case verdict_code::Accept: return "ACCEPT";
-    case verdict_code::Stolen: return "STOLEN";
-    case verdict_code::Queue: return "QUEUE";
-    case verdict_code::Repeat: return "REPEAT";
-    case verdict_code::Stop: return "STOP";
-    case verdict_code::Continue: return "CONTINUE";
-    case verdict_code::Break: return "BREAK";
-    case verdict_code::Jump: return "JUMP";
-    case verdict_code::Goto: return "GOTO";
-    case verdict_code::Return: return "RETURN";
-    default: return "UNKNOWN(" + std::to_string(code) + ")";
-    }
-}
+std::string verdict_name(int32_t code) { return nft_verdict_name(code); }
 
 Result<TraceMessage> decode_trace_message(std::span<const uint8_t> bytes) {
     nfgenmsg nfg{};

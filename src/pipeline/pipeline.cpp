@@ -4,7 +4,8 @@
 
 namespace itr {
 
-Pipeline::Pipeline(PipelineOptions opts, Sink& sink, std::ostream& out, Diagnostics& diag, Enricher* enricher)
+Pipeline::Pipeline(PipelineOptions opts, Sink& sink, std::ostream& out, Diagnostics& diag,
+                   RuleTextEnricher* enricher)
     : opts_(opts), sink_(sink), out_(out), diag_(diag), enricher_(enricher)
 {
 }
@@ -29,8 +30,8 @@ void Pipeline::emit(TraceEvent& ev)
 {
     if (out_closed_ || count_reached())
         return;
-    if (enricher_ && ev.kind == EventKind::Rule)
-        enricher_->enrich(ev);
+    if (enricher_)
+        enricher_->enrich(ev);  // each source takes the kinds it knows
     if (!opts_.drops_only) {
         sink_.event(ev);
         printed_++;
@@ -126,11 +127,8 @@ int Pipeline::run(TraceBackend& backend, const std::function<bool()>& stop, int 
 void Pipeline::say_summary(TraceBackend& backend)
 {
     std::string totals = backend.summary();
-    if (enricher_) {
-        const auto& es = enricher_->stats();
-        totals += "; rules: lookups " + std::to_string(es.lookups) + ", reads " + std::to_string(es.reads) +
-                  ", changes " + std::to_string(es.changes) + ", stale " + std::to_string(es.stale);
-    }
+    if (enricher_)
+        totals += "; " + enricher_->summary();
     diag_.notice(totals);
     for (const auto& line : decisions_.lines())
         diag_.notice(line);

@@ -9,7 +9,7 @@ namespace itr {
 void DecisionTally::add(const Fate& f)
 {
     Key k{f.pf,
-          f.table,
+          (f.nft ? "nft:" : "") + f.table,
           f.decided ? f.chain : std::string(),
           f.decided ? f.rulenum : 0,
           static_cast<int>(f.rule_kind),

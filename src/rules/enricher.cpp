@@ -79,6 +79,40 @@ void Enricher::diag(const std::string& key, const std::string& msg) { diags_.add
 
 std::vector<std::string> Enricher::take_diagnostics() { return diags_.take(); }
 
+std::string Enricher::summary() const {
+    return "rules: lookups " + std::to_string(stats_.lookups) + ", reads " + std::to_string(stats_.reads) +
+           ", changes " + std::to_string(stats_.changes) + ", stale " + std::to_string(stats_.stale);
+}
+
+Status EnricherChain::prime(std::optional<uint32_t> netns) {
+    std::string why;
+    for (auto& p : parts_)
+        if (auto st = p->prime(netns); !st) why += (why.empty() ? "" : "; ") + st.error().what;
+    if (why.empty()) return ok_status();
+    return Error{why, ""};
+}
+
+void EnricherChain::enrich(TraceEvent& ev) {
+    for (auto& p : parts_) p->enrich(ev);
+}
+
+void EnricherChain::tick() {
+    for (auto& p : parts_) p->tick();
+}
+
+std::vector<std::string> EnricherChain::take_diagnostics() {
+    std::vector<std::string> out;
+    for (auto& p : parts_)
+        for (auto& d : p->take_diagnostics()) out.push_back(std::move(d));
+    return out;
+}
+
+std::string EnricherChain::summary() const {
+    std::string out;
+    for (const auto& p : parts_) out += (out.empty() ? "" : "; ") + p->summary();
+    return out;
+}
+
 Enricher::TableState& Enricher::state_for(const Key& k) {
     auto it = states_.find(k);
     if (it == states_.end()) {

@@ -6,9 +6,13 @@
 namespace itr {
 
 std::optional<Fate> FateTracker::consume(const TraceEvent& ev) {
-    if (ev.kind == EventKind::Nft) return std::nullopt;
-    Key key{ev.pkt.cpu, ev.pkt.skb, ev.pf, ev.table, ev.hook};
-    if (ev.kind == EventKind::Rule) {
+    const bool nft = ev.kind == EventKind::Nft || ev.kind == EventKind::NftRule;
+    std::string base;
+    if (nft) base = ev.kind == EventKind::NftRule && !ev.base_chain.empty() ? ev.base_chain : ev.chain;
+    // nf_tables trace events carry no hook: the base chain stands for it.
+    Key key{ev.pkt.cpu, ev.pkt.skb, ev.pf, ev.table, nft ? 0 : ev.hook, std::move(base)};
+    if (ev.kind == EventKind::Nft && !calls_.contains(key)) return std::nullopt;
+    if (ev.kind == EventKind::Rule || ev.kind == EventKind::NftRule) {
         auto it = calls_.find(key);
         if (it == calls_.end()) {
             if (opts_.max_in_flight == 0) {
@@ -47,6 +51,7 @@ std::optional<Fate> FateTracker::consume(const TraceEvent& ev) {
         f.rule_text = r.rule_text;
         f.rule_text_stale = r.rule_text_stale;
         f.rules_seen = it->second.count;
+        f.nft = nft;
         order_.erase(it->second.age);
         calls_.erase(it);
     }
@@ -56,7 +61,13 @@ std::optional<Fate> FateTracker::consume(const TraceEvent& ev) {
 std::string format_fate(const Fate& f) {
     std::string out = f.verdict ? verdict_name(*f.verdict) : std::string("verdict unknown");
     out += " by ";
-    if (f.pf == 10) out += "ip6tables ";
+    if (f.nft) {
+        out += "nft ";
+        out += nft_family_name(f.pf);
+        out += ' ';
+    } else if (f.pf == 10) {
+        out += "ip6tables ";
+    }
     out += f.table.empty() ? std::string("?") : f.table;
     if (!f.decided) {
         out += " at ";
@@ -72,7 +83,7 @@ std::string format_fate(const Fate& f) {
     const char* stale = " (ruleset changed, text may be stale)";
     if (f.rule_kind == RuleKind::Rule || text_is_rule || (f.rule_kind == RuleKind::Unknown && !f.rule_text)) {
         out += " rule ";
-        out += std::to_string(f.rulenum);
+        out += f.nft && f.rulenum == 0 ? std::string("?") : std::to_string(f.rulenum);
         if (!f.rule_text) return out + " (rule text unavailable)";
         if (f.rule_text_stale) out += stale;
         out += ": ";

@@ -26,6 +26,7 @@ bool want_colour(bool is_tty, const char* no_color_env) {
 namespace {
 
 constexpr uint32_t kNfprotoInet = 1, kNfprotoIpv4 = 2, kNfprotoIpv6 = 10;
+constexpr uint32_t kHookUnknown = UINT32_MAX;  // an nf_tables chain whose hook the backend could not tell
 constexpr std::size_t kMaxCpu = 4096;    // CPU numbers above it skip the per-CPU rule
 constexpr std::size_t kSpareBlocks = 16;  // printed blocks kept for reuse
 constexpr std::size_t kSpareSections = 64;  // and their table calls
@@ -142,6 +143,7 @@ struct Line {
 // One table call (xtables) or one nf_tables base chain call.
 struct Section {
     bool nft = false;
+    bool nft_event = false;  // nft: the base chain's Nft (verdict) event was seen
     bool returned = false;   // its Table / Nft event was seen
     bool undecided = false;  // returned, and FateTracker saw no Rule event of it
     uint32_t pf = 0;
@@ -214,7 +216,7 @@ struct TreeView::Impl {
         clock = std::max(clock, ev.mono_ns);
         if (!first_ns) first_ns = ev.mono_ns;
         const std::optional<Fate> fate = fates.consume(ev);
-        const WalkKey key{packet_id(ev.pkt), walk_family(ev), ev.hook};
+        const WalkKey key{packet_id(ev.pkt), walk_family(ev), ev.hook_unknown ? kHookUnknown : ev.hook};
 
         if (ev.pkt.cpu) close_done_on_cpu(*ev.pkt.cpu, ev.depth, key);
         if (auto p = by_packet.find(key.id); p != by_packet.end() && !(p->second->key == key)) emit(p->second);
@@ -230,6 +232,7 @@ struct TreeView::Impl {
         case EventKind::Rule: add_rule(*b, ev); break;
         case EventKind::Table: add_table(*b, ev, fate); break;
         case EventKind::Nft: add_nft(*b, ev); break;
+        case EventKind::NftRule: add_nft_rule(*b, ev); break;
         }
         b->touched_ns = clock;
 
@@ -268,7 +271,15 @@ struct TreeView::Impl {
     bool starts_again(const Block& b, const TraceEvent& ev) const {
         if (ev.kind == EventKind::Nft) {
             return std::any_of(b.sections.begin(), b.sections.end(), [&](const Section& s) {
-                return s.nft && s.pf == ev.pf && s.table == ev.table && s.chain == ev.chain;
+                return s.nft && s.nft_event && s.pf == ev.pf && s.table == ev.table && s.chain == ev.chain;
+            });
+        }
+        if (ev.kind == EventKind::NftRule) {
+            // A base chain call that has ended (policy, terminal verdict, or
+            // its Nft event) does not take more rule events: another packet.
+            const std::string& base = nft_base(ev);
+            return std::any_of(b.sections.begin(), b.sections.end(), [&](const Section& s) {
+                return s.nft && s.returned && s.pf == ev.pf && s.table == ev.table && s.chain == base;
             });
         }
         const Section* same = nullptr;
@@ -302,7 +313,7 @@ struct TreeView::Impl {
         b->pkt = ev.pkt;
         b->first_ns = ev.mono_ns;
         b->pf = ev.pf;
-        b->hook = ev.hook;
+        b->hook = key.hook;
         b->depth = ev.depth;
         b->cpu = ev.pkt.cpu;
         walks[key] = b;
@@ -323,9 +334,16 @@ struct TreeView::Impl {
             ++b.unreturned;
         }
         if (const auto own = builtin_chain(ev); own && ev.chain == *own) s->last_builtin = ev.rulenum;
+        add_entry(b, *s, ev);
+    }
+
+    // One entry (rule, return, policy) of a call, under its chain; the chain
+    // opens one level deeper when it is not on the call's stack.
+    Line* add_entry(Block& b, Section& sec, const TraceEvent& ev) {
+        Section* s = &sec;
         if (b.lines >= opts.max_lines) {
             ++b.hidden;
-            return;
+            return nullptr;
         }
         auto& stack = s->stack;
         const auto at = std::find(stack.begin(), stack.end(), ev.chain);
@@ -349,6 +367,68 @@ struct TreeView::Impl {
         l.stale = ev.rule_text_stale;
         ++b.lines;
         if (ev.rule_kind == RuleKind::Return && stack.size() > 1) stack.pop_back();
+        return &l;
+    }
+
+    static const std::string& nft_base(const TraceEvent& ev) {
+        return ev.base_chain.empty() ? ev.chain : ev.base_chain;
+    }
+
+    // nf_tables trace events of one base chain call: entries under an
+    // "nft <family> <table>/<base chain>" section. The call ends with its
+    // policy or a terminal verdict (the netlink backend has no Nft event:
+    // that verdict is the section's), or with the Nft event.
+    void add_nft_rule(Block& b, const TraceEvent& ev) {
+        if (b.in_dev.empty() && b.out_dev.empty()) {
+            b.in_dev = ev.in_dev;
+            b.out_dev = ev.out_dev;
+        }
+        const std::string& base = nft_base(ev);
+        Section* s = b.sections.empty() ? nullptr : &b.sections.back();
+        if (!s || !s->nft || s->returned || s->pf != ev.pf || s->table != ev.table || s->chain != base) {
+            s = &new_section(b);
+            s->nft = true;
+            s->pf = ev.pf;
+            s->table = ev.table;
+            s->chain = base;
+            ++b.unreturned;
+        }
+        Line* l = add_entry(b, *s, ev);
+        const bool terminal = ev.nft_verdict_known && ev.nft_verdict >= 0 &&
+                              (ev.rule_kind == RuleKind::Policy || ev.rule_kind == RuleKind::Rule);
+        if (!terminal) return;
+        if (l) l->mark = true;
+        s->returned = true;
+        --b.unreturned;
+        s->verdict = static_cast<uint32_t>(ev.nft_verdict);
+        if (ends_walk(*s->verdict)) s->statement = nft_statement(*s, l);
+    }
+
+    // "DROP by nft ip filter/BLOCK rule 1: -A BLOCK ...", "... policy drop".
+    static std::string nft_statement(const Section& s, const Line* l) {
+        std::string st = verdict_name(*s.verdict);
+        st += " by nft ";
+        st += nft_family_name(s.pf);
+        st += ' ';
+        append_sanitized(st, s.table);
+        st += '/';
+        append_sanitized(st, l ? l->name : s.chain);
+        if (!l) return st;
+        if (l->kind == RuleKind::Rule) {
+            st += " rule ";
+            if (l->rulenum)
+                append_uint(st, l->rulenum);
+            else
+                st += '?';
+            if (l->has_text) {
+                st += l->stale ? " (ruleset changed, text may be stale): " : ": ";
+                st += l->text;
+            }
+        } else if (l->has_text) {
+            st += ' ';
+            st += l->text;
+        }
+        return st;
     }
 
     void add_table(Block& b, const TraceEvent& ev, const std::optional<Fate>& fate) {
@@ -377,8 +457,19 @@ struct TreeView::Impl {
     }
 
     void add_nft(Block& b, const TraceEvent& ev) {
+        if (Section* last = b.sections.empty() ? nullptr : &b.sections.back();
+            last && last->nft && !last->nft_event && last->pf == ev.pf && last->table == ev.table &&
+            last->chain == ev.chain) {
+            // The verdict of the call whose rule events came first.
+            if (!last->returned) --b.unreturned;
+            last->returned = last->nft_event = true;
+            last->verdict = ev.verdict;
+            last->cost_ns = ev.cost_ns;
+            return;
+        }
         Section& s = new_section(b);
         s.nft = true;
+        s.nft_event = true;
         s.returned = true;
         s.pf = ev.pf;
         s.table = ev.table;
@@ -401,7 +492,7 @@ struct TreeView::Impl {
         if (spare_sections.empty()) return b.sections.emplace_back();
         Section& s = b.sections.emplace_back(std::move(spare_sections.back()));
         spare_sections.pop_back();
-        s.nft = s.returned = s.undecided = false;
+        s.nft = s.nft_event = s.returned = s.undecided = false;
         s.verdict.reset();
         s.cost_ns.reset();
         s.last_builtin = 0;
@@ -490,7 +581,9 @@ struct TreeView::Impl {
         paint(o, sgr::bold);
         append_time(o, b.first_ns);
         o += ' ';
-        if (auto n = known_hook_name(b.hook, b.pf))
+        if (b.hook == kHookUnknown)
+            o += "hook?";
+        else if (auto n = known_hook_name(b.hook, b.pf))
             o += *n;
         else
             o += hook_name(b.hook, b.pf);
@@ -594,7 +687,10 @@ struct TreeView::Impl {
         }
         if (l.stale) paint(o, sgr::yellow);
         o += l.stale ? "rule? " : "rule ";
-        append_uint(o, l.rulenum);
+        if (l.rulenum || !s.nft)
+            append_uint(o, l.rulenum);
+        else
+            o += '?';  // an nf_tables rule whose position is unknown
         if (l.stale) paint(o, sgr::reset);
         if (l.has_text) {
             o += ": ";

@@ -27,9 +27,29 @@ need_cmd() { # need_cmd CMD...: each on PATH
 	done
 }
 
-# Checks that count a failure and go on (a test ends with its own tally,
-# e.g. [ "$fails" -eq 0 ]); a test that stops at the first failure defines
-# its own fail() after sourcing this file.
+# Failures are counted, not fatal: every check of a script runs.
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
+
+# stop_tracer [SIGNAL]: signals $TPID (default INT), waits for it (bounded);
+# its exit status in RC.
+stop_tracer() {
+	kill -"${1:-INT}" $TPID 2>/dev/null
+	_i=0
+	while kill -0 $TPID 2>/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	wait $TPID 2>/dev/null
+	RC=$?
+}
+
+# veth_pair A B: namespaces A and B joined by a veth (v$$a in A, v$$b in
+# B), loopback and both ends up; a `need` when namespaces or veth are missing.
+veth_pair() {
+	ip netns add "$1" && ip netns add "$2" || need "cannot create network namespaces"
+	ip link add v$$a type veth peer name v$$b || need "cannot create veth"
+	ip link set v$$a netns "$1"
+	ip link set v$$b netns "$2"
+	for _n in "$1" "$2"; do ip -n "$_n" link set lo up; done
+	ip -n "$1" link set v$$a up
+	ip -n "$2" link set v$$b up
+}

@@ -33,14 +33,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ip netns add $A && ip netns add $B || need "cannot create network namespaces"
-ip link add v$$a type veth peer name v$$b || need "cannot create veth"
-ip link set v$$a netns $A; ip link set v$$b netns $B
+veth_pair $A $B
 ip -n $A addr add 10.99.0.1/24 dev v$$a; ip -n $B addr add 10.99.0.2/24 dev v$$b
 ip -n $A addr add 10.99.0.9/24 dev v$$a
 ip -n $A addr add fd99::1/64 dev v$$a nodad; ip -n $B addr add fd99::2/64 dev v$$b nodad
-for n in $A $B; do ip -n $n link set lo up; done
-ip -n $A link set v$$a up; ip -n $B link set v$$b up
 
 inB() { ip netns exec $B "$@"; }
 inA() { ip netns exec $A "$@"; }
@@ -68,11 +64,7 @@ start() {
     done
     sleep 0.2
 }
-stop() {  # signal, then wait (bounded)
-    kill -"${1:-INT}" $TPID 2>/dev/null
-    i=0; while kill -0 $TPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    wait $TPID 2>/dev/null; RC=$?
-}
+stop() { stop_tracer "$@"; }
 restored() {  # no nft table of ours, logger bindings as before
     if inB nft list tables 2>/dev/null | grep -q iptables_trace; then fail "$1: nft table left behind"; return; fi
     [ "$(inB cat /proc/sys/net/netfilter/nf_log/2)" = "$LOG2" ] || { fail "$1: nf_log/2 not restored"; return; }

@@ -421,3 +421,90 @@ TEST(Columns, TimeHelpersShared) {
     append_since(s, kSec, kSec + 1500);
     EXPECT_EQ(s, "-0.000001");
 }
+
+// nf_tables trace events (netlink backend): no skb, CPU or PID.
+TraceEvent nft_rule_event() {
+    TraceEvent ev = base_event();
+    ev.kind = EventKind::NftRule;
+    ev.pkt.skb = 0;
+    ev.pkt.pid.reset();
+    ev.pkt.cpu.reset();
+    ev.pf = ITR_NFPROTO_IPV4;
+    ev.table = "filter";
+    ev.chain = "BLOCK";
+    ev.base_chain = "INPUT";
+    ev.rule_kind = RuleKind::Rule;
+    ev.rulenum = 1;
+    ev.handle = 4;
+    ev.nft_verdict = 0;
+    ev.nft_verdict_known = true;
+    ev.rule_text = "-A BLOCK -s 10.77.0.2/32 -j DROP";
+    return ev;
+}
+
+TEST(Columns, NftRuleLine) {
+    TraceEvent ev = nft_rule_event();
+    const std::string line = line_of(ev);
+    EXPECT_EQ(line.substr(0, 40), "[04:53:15] [?]                  [4026531");
+    EXPECT_EQ(line.substr(161),
+              "nfttrace=[family=ip table=filter chain=BLOCK rulenum=1 handle=4 verdict=DROP] "
+              "rule=\"-A BLOCK -s 10.77.0.2/32 -j DROP\"");
+    // A jump, stale text.
+    ev.chain = "INPUT";
+    ev.handle = 3;
+    ev.nft_verdict = -3;
+    ev.verdict_target = "BLOCK";
+    ev.rule_text = "-A INPUT -p icmp -j BLOCK";
+    ev.rule_text_stale = true;
+    EXPECT_EQ(line_of(ev).substr(161),
+              "nfttrace=[family=ip table=filter chain=INPUT rulenum=1 handle=3 verdict=JUMP:BLOCK] "
+              "rule?=\"-A INPUT -p icmp -j BLOCK\"");
+    // Unknown position, a goto in an inet table, no text.
+    ev.pf = ITR_NFPROTO_INET;
+    ev.table = "t";
+    ev.rulenum = 0;
+    ev.nft_verdict = -4;
+    ev.verdict_target = "c2";
+    ev.rule_text.reset();
+    EXPECT_EQ(line_of(ev).substr(161), "nfttrace=[family=inet table=t chain=INPUT rulenum=? handle=3 verdict=GOTO:c2]");
+    // End of a chain and a policy: no handle.
+    ev.handle.reset();
+    ev.verdict_target.clear();
+    ev.rule_kind = RuleKind::Return;
+    ev.nft_verdict = -5;
+    ev.rule_text = "return";
+    EXPECT_EQ(line_of(ev).substr(161),
+              "nfttrace=[family=inet table=t chain=INPUT rulenum=return verdict=RETURN] rule?=\"return\"");
+    ev.rule_kind = RuleKind::Policy;
+    ev.nft_verdict = 0;
+    ev.rule_text = "policy drop";
+    ev.rule_text_stale = false;
+    EXPECT_EQ(line_of(ev).substr(161),
+              "nfttrace=[family=inet table=t chain=INPUT rulenum=policy verdict=DROP] rule=\"policy drop\"");
+    ev.nft_verdict_known = false;
+    EXPECT_EQ(line_of(ev).substr(161),
+              "nfttrace=[family=inet table=t chain=INPUT rulenum=policy verdict=?] rule=\"policy drop\"");
+    // QUEUE carries its number.
+    ev.rule_kind = RuleKind::Rule;
+    ev.rulenum = 2;
+    ev.handle = 9;
+    ev.nft_verdict = (7 << 16) | 3;
+    ev.nft_verdict_known = true;
+    ev.rule_text.reset();
+    EXPECT_EQ(line_of(ev).substr(161), "nfttrace=[family=inet table=t chain=INPUT rulenum=2 handle=9 verdict=QUEUE:7]");
+}
+
+TEST(Columns, NftRuleHostileNamesAndComments) {
+    TraceEvent ev = nft_rule_event();
+    ev.table = "t x";
+    ev.chain = "c\n]";
+    ev.nft_verdict = -3;
+    ev.verdict_target = "evil chain\x1b[31m";
+    ev.rule_text = "ip saddr 1.2.3.4 comment \"a \\\"q\\\"\nrule=\\\"x\"";
+    const std::string tail = line_of(ev).substr(161);
+    EXPECT_EQ(tail,
+              "nfttrace=[family=ip table=t\\x20x chain=c\\x0a] rulenum=1 handle=4 "
+              "verdict=JUMP:evil\\x20chain\\x1b[31m] "
+              "rule=\"ip saddr 1.2.3.4 comment \\\"a \\\\\\\"q\\\\\\\"\\nrule=\\\\\\\"x\\\"\"");
+    EXPECT_EQ(tail.find('\n'), std::string::npos);  // one line
+}

@@ -155,3 +155,61 @@ TEST(Fate, NftEventsAreIgnored) {
     ev.kind = EventKind::Nft;
     EXPECT_FALSE(ft.consume(ev));
 }
+
+TraceEvent nft_rule(uint64_t skb, std::string chain, uint32_t num, int32_t verdict, std::optional<std::string> text,
+                    RuleKind kind = RuleKind::Rule) {
+    TraceEvent ev;
+    ev.kind = EventKind::NftRule;
+    ev.pkt.skb = skb;
+    ev.pkt.cpu = 0;
+    ev.pf = 2;
+    ev.table = "filter";
+    ev.chain = std::move(chain);
+    ev.base_chain = "INPUT";
+    ev.hook_unknown = true;
+    ev.rulenum = num;
+    ev.rule_kind = kind;
+    ev.nft_verdict = verdict;
+    ev.nft_verdict_known = true;
+    ev.rule_text = std::move(text);
+    return ev;
+}
+
+TEST(Fate, NftRuleEventsDecideTheBaseChainsVerdict) {
+    FateTracker ft;
+    EXPECT_FALSE(ft.consume(nft_rule(7, "INPUT", 1, -3, "-A INPUT -p icmp -j BLOCK")));
+    EXPECT_FALSE(ft.consume(nft_rule(7, "BLOCK", 1, 0, "-A BLOCK -s 10.77.0.2/32 -j DROP")));
+    // A legacy table call of the same packet is another call.
+    EXPECT_FALSE(ft.consume(rule(7, 0, "filter", INPUT, "INPUT", 1, RuleKind::Rule, "-A INPUT -j ACCEPT")));
+    TraceEvent verdict = table(7, 0, "filter", INPUT, 0);
+    verdict.kind = EventKind::Nft;
+    verdict.chain = "INPUT";
+    auto f = ft.consume(verdict);
+    ASSERT_TRUE(f);
+    EXPECT_TRUE(f->nft);
+    EXPECT_TRUE(f->decided);
+    EXPECT_EQ(f->rules_seen, 2u);
+    EXPECT_EQ(format_fate(*f), "DROP by nft ip filter/BLOCK rule 1: -A BLOCK -s 10.77.0.2/32 -j DROP");
+    auto legacy = ft.consume(table(7, 0, "filter", INPUT, 1));
+    ASSERT_TRUE(legacy);
+    EXPECT_FALSE(legacy->nft);
+    EXPECT_EQ(format_fate(*legacy), "ACCEPT by filter/INPUT rule 1: -A INPUT -j ACCEPT");
+    EXPECT_EQ(ft.in_flight(), 0u);
+}
+
+TEST(Fate, NftPolicyAndUnknownPosition) {
+    FateTracker ft;
+    ft.consume(nft_rule(8, "INPUT", 0, -1, std::nullopt));
+    ft.consume(nft_rule(8, "INPUT", 0, 0, "policy drop", RuleKind::Policy));
+    TraceEvent verdict = table(8, 0, "filter", INPUT, 0);
+    verdict.kind = EventKind::Nft;
+    verdict.chain = "INPUT";
+    auto f = ft.consume(verdict);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(format_fate(*f), "DROP by nft ip filter/INPUT policy drop");
+    ft.consume(nft_rule(9, "INPUT", 0, 0, std::nullopt));
+    verdict.pkt.skb = 9;
+    f = ft.consume(verdict);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(format_fate(*f), "DROP by nft ip filter/INPUT rule ? (rule text unavailable)");
+}

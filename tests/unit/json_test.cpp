@@ -285,7 +285,7 @@ const char* kAllKeys[] = {"time",   "mono_ns",     "kind",       "skb",         
                           "icmp",   "pf",          "family",     "pf_raw",      "table",     "chain",
                           "hook",   "hook_name",   "in",         "out",         "rulenum",   "rule_kind",
                           "verdict", "verdict_raw", "queue_num", "cost_ns",     "depth",     "truncated",
-                          "admin_trace", "rule",   "rule_stale"};
+                          "admin_trace", "rule",   "rule_stale",  "handle",    "target",    "base_chain"};
 
 }  // namespace
 
@@ -582,4 +582,85 @@ TEST(Json, ObjectKeysPlainOddAndLong) {
     EXPECT_EQ(j[std::string(80, 'k')].u64(), 2u);
     EXPECT_EQ(j["b"].str(), "x\\y\"z\x01");
     EXPECT_EQ(out, "{\"a\":1,\"we\\\"ird\\n\":\"v\",\"" + std::string(80, 'k') + "\":2,\"b\":\"x\\\\y\\\"z\\u0001\"}");
+}
+
+TEST(Json, NftRuleEvent) {
+    TraceEvent ev = tcp_event();
+    ev.kind = EventKind::NftRule;
+    ev.pkt.skb = 0;
+    ev.pkt.cpu.reset();
+    ev.pkt.pid.reset();
+    ev.hook_unknown = false;
+    ev.hook = 1;
+    ev.table = "filter";
+    ev.chain = "INPUT";
+    ev.base_chain = "INPUT";
+    ev.rulenum = 1;
+    ev.handle = 3;
+    ev.nft_verdict = -3;
+    ev.nft_verdict_known = true;
+    ev.verdict_target = "BLOCK";
+    ev.rule_text = "-A INPUT -p icmp -j BLOCK";
+    JValue j = one(ev);
+    EXPECT_EQ(j.obj().size(), std::size(kAllKeys));
+    for (const char* k : kAllKeys) EXPECT_TRUE(j.obj().count(k)) << k;
+    EXPECT_EQ(j["kind"].str(), "nftrule");
+    EXPECT_TRUE(j["skb"].is_null());
+    EXPECT_TRUE(j["cpu"].is_null());
+    EXPECT_EQ(j["family"].str(), "ip");
+    EXPECT_EQ(j["table"].str(), "filter");
+    EXPECT_EQ(j["chain"].str(), "INPUT");
+    EXPECT_EQ(j["hook_name"].str(), "INPUT");
+    EXPECT_EQ(j["in"].str(), "enp0s8");
+    EXPECT_EQ(j["rulenum"].u64(), 1u);
+    EXPECT_EQ(j["rule_kind"].str(), "rule");
+    EXPECT_EQ(j["handle"].u64(), 3u);
+    EXPECT_EQ(j["verdict"].str(), "JUMP");
+    EXPECT_EQ(j["verdict_raw"].num_text(), "-3");
+    EXPECT_TRUE(j["queue_num"].is_null());
+    EXPECT_EQ(j["target"].str(), "BLOCK");
+    EXPECT_EQ(j["base_chain"].str(), "INPUT");
+    EXPECT_TRUE(j["cost_ns"].is_null());
+    EXPECT_EQ(j["rule"].str(), "-A INPUT -p icmp -j BLOCK");
+    EXPECT_FALSE(j["rule_stale"].boolean());
+
+    // A native table's policy: hook unknown, no handle, no position.
+    ev.pf = ITR_NFPROTO_INET;
+    ev.table = "t";
+    ev.chain = "in\"put";
+    ev.hook_unknown = true;
+    ev.rule_kind = RuleKind::Policy;
+    ev.rulenum = 0;
+    ev.handle.reset();
+    ev.nft_verdict = 0;
+    ev.verdict_target.clear();
+    ev.base_chain.clear();
+    ev.rule_text = "policy drop";
+    ev.rule_text_stale = true;
+    j = one(ev);
+    EXPECT_EQ(j.obj().size(), std::size(kAllKeys));
+    EXPECT_EQ(j["family"].str(), "inet");
+    EXPECT_EQ(j["chain"].str(), "in\"put");
+    EXPECT_TRUE(j["hook"].is_null());
+    EXPECT_TRUE(j["hook_name"].is_null());
+    EXPECT_TRUE(j["rulenum"].is_null());
+    EXPECT_EQ(j["rule_kind"].str(), "policy");
+    EXPECT_TRUE(j["handle"].is_null());
+    EXPECT_EQ(j["verdict"].str(), "DROP");
+    EXPECT_EQ(j["verdict_raw"].num_text(), "0");
+    EXPECT_TRUE(j["target"].is_null());
+    EXPECT_TRUE(j["base_chain"].is_null());
+    EXPECT_TRUE(j["rule_stale"].boolean());
+
+    ev.nft_verdict_known = false;
+    j = one(ev);
+    EXPECT_TRUE(j["verdict"].is_null());
+    EXPECT_TRUE(j["verdict_raw"].is_null());
+}
+
+TEST(Json, OtherKindsHaveNullNftKeys) {
+    JValue j = one(tcp_event());
+    EXPECT_TRUE(j["handle"].is_null());
+    EXPECT_TRUE(j["target"].is_null());
+    EXPECT_TRUE(j["base_chain"].is_null());
 }

@@ -520,3 +520,24 @@ TEST(NftRuleIndex, MangledListingsAndSavesNeverCrashOrInventRules) {
     EXPECT_GT(parsed, 100u);
     EXPECT_GT(refused, 10u);
 }
+
+// A table held by a process (the netlink backend's own, flags owner) as
+// nft 1.0.6 lists it on 6.18: "progname" after the handle.
+TEST(NftListing, OwnedTableWithProgname) {
+    auto l = parse_nft_listing(
+        "table ip filter { # handle 1\n\tchain INPUT { # handle 2\n"
+        "\t\ttype filter hook input priority filter; policy accept;\n"
+        "\t\tmeta l4proto icmp counter jump BLOCK # handle 3\n\t}\n}\n"
+        "table inet iptables_trace { # handle 3 progname iptables-trace\n\tflags owner\n"
+        "\tcomment \"iptables-trace pid=3220 start=444555\"\n\n"
+        "\tchain prerouting { # handle 1\n\t\ttype filter hook prerouting priority -350; policy accept;\n"
+        "\t\tip saddr 10.77.0.2 meta nftrace set 1 # handle 2\n\t}\n}\n");
+    ASSERT_TRUE(l.ok()) << l.error().what;
+    ASSERT_EQ(l->tables.size(), 2u);
+    EXPECT_EQ(l->tables[1].name, "iptables_trace");
+    EXPECT_EQ(l->tables[1].handle, 3u);
+    ASSERT_TRUE(l->find(2, "filter"));
+    EXPECT_EQ(l->find(2, "filter")->find("INPUT")->rules.at(0).handle, 3u);
+    // Anything else after the handle is still not a table header.
+    EXPECT_FALSE(parse_nft_listing("table inet t { # handle 3 other\n}\n").ok());
+}

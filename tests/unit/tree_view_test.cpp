@@ -466,3 +466,54 @@ TEST(TreeView, FlushKeepsOpenBlocksAndFateAddsNothing) {
     EXPECT_EQ(h.text(), "");
     EXPECT_EQ(h.view.open_blocks(), 1u);
 }
+
+// The netlink backend's nf_tables events: no skb, no Nft verdict event; the
+// policy or terminal verdict ends the base chain call.
+TraceEvent nft_rule(const Packet& p, uint64_t t, std::string chain, uint32_t num, int32_t verdict,
+                    std::optional<std::string> text, RuleKind kind = RuleKind::Rule, std::string target = "") {
+    TraceEvent ev;
+    ev.kind = EventKind::NftRule;
+    ev.mono_ns = t;
+    ev.pkt = p;
+    ev.pf = 2;
+    ev.hook = INPUT;
+    ev.table = "filter";
+    ev.chain = std::move(chain);
+    ev.base_chain = "INPUT";
+    ev.in_dev = p.ifname;
+    ev.rulenum = num;
+    ev.rule_kind = kind;
+    ev.nft_verdict = verdict;
+    ev.nft_verdict_known = true;
+    ev.verdict_target = std::move(target);
+    ev.rule_text = std::move(text);
+    return ev;
+}
+
+TEST(TreeView, NftRuleEventsOfTheNetlinkBackend) {
+    Harness h;
+    const Packet p = icmp(0, "10.77.0.2", "10.77.0.1", 7, std::nullopt);
+    h.feed({nft_rule(p, kT0 + 1 * kUs, "INPUT", 1, -3, "-A INPUT -p icmp -j BLOCK", RuleKind::Rule, "BLOCK"),
+            nft_rule(p, kT0 + 2 * kUs, "BLOCK", 1, 0, "-A BLOCK -s 10.77.0.2/32 -j DROP")});
+    // The DROP ends the walk: printed at once.
+    const std::string t = h.text();
+    EXPECT_NE(t.find("  nft ip filter/INPUT -> DROP\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("      rule 1: -A INPUT -p icmp -j BLOCK\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("        rule 1: -A BLOCK -s 10.77.0.2/32 -j DROP  <- DROP\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("  => DROP by nft ip filter/BLOCK rule 1: -A BLOCK -s 10.77.0.2/32 -j DROP\n"), std::string::npos)
+        << t;
+    EXPECT_EQ(h.view.open_blocks(), 0u);
+
+    // Accepted by the policy after the user chain's end: waits for the tick.
+    const Packet q = icmp(0, "10.77.0.3", "10.77.0.1", 8, std::nullopt);
+    h.out.str("");
+    h.feed({nft_rule(q, kT0 + 10 * kUs, "INPUT", 1, -3, "-A INPUT -p icmp -j BLOCK", RuleKind::Rule, "BLOCK"),
+            nft_rule(q, kT0 + 11 * kUs, "BLOCK", 0, -5, "return", RuleKind::Return),
+            nft_rule(q, kT0 + 12 * kUs, "INPUT", 0, 1, "policy ACCEPT", RuleKind::Policy)});
+    EXPECT_EQ(h.text(), "");
+    h.view.tick(kT0 + 12 * kUs + 300 * kMs);
+    const std::string u = h.text();
+    EXPECT_NE(u.find("  nft ip filter/INPUT -> ACCEPT\n"), std::string::npos) << u;
+    EXPECT_NE(u.find("        return\n"), std::string::npos) << u;
+    EXPECT_NE(u.find("      policy ACCEPT  <- ACCEPT\n"), std::string::npos) << u;
+}
