@@ -74,6 +74,9 @@ if [ -d "$ROOT" ]; then
 	rm -rf --one-file-system "$ROOT"
 fi
 mkdir -p "$ROOT"
+# A real machine's / is a mount point; `ip netns exec` needs that (it makes
+# / a slave mount in its private namespace).
+mnt --bind "$ROOT" "$ROOT"
 log "debootstrap --variant=minbase bookworm $ROOT"
 debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" > "$ROOT.debootstrap.log" 2>&1 ||
 	{ tail -n 20 "$ROOT.debootstrap.log"; log "debootstrap failed"; exit 1; }

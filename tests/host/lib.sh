@@ -42,10 +42,18 @@ stop_tracer() {
 	RC=$?
 }
 
+# netns_exec_works NS: `ip netns exec` works (it needs / to be a mount
+# point, which a bare chroot lacks): a `need`, so that a later command that
+# fails in the namespace is not mistaken for a missing kernel feature.
+netns_exec_works() {
+	ip netns exec "$1" true 2>/dev/null || need "ip netns exec does not work here (is / a mount point?)"
+}
+
 # veth_pair A B: namespaces A and B joined by a veth (v$$a in A, v$$b in
 # B), loopback and both ends up; a `need` when namespaces or veth are missing.
 veth_pair() {
 	ip netns add "$1" && ip netns add "$2" || need "cannot create network namespaces"
+	netns_exec_works "$1"
 	ip link add v$$a type veth peer name v$$b || need "cannot create veth"
 	ip link set v$$a netns "$1"
 	ip link set v$$b netns "$2"

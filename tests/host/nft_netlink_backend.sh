@@ -36,7 +36,7 @@ inB() { ip netns exec $B "$@"; }
 inA() { ip netns exec $A "$@"; }
 
 # The example, as a Debian 12 user types it (iptables = iptables-nft).
-inB iptables-nft -N BLOCK || skip "iptables-nft does not work here"
+inB iptables-nft -N BLOCK || need "iptables-nft does not work here (nf_tables)"
 inB iptables-nft -A INPUT -p icmp -j BLOCK
 inB iptables-nft -A BLOCK -s 10.77.0.2/32 -j DROP
 

@@ -9,15 +9,13 @@
 # Usage: sh nft_rules_netns.sh <iptables-trace>  (env ITR_BUILD_DIR)
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
+. "${0%/*}/lib.sh"
 fail() { echo "FAIL: $*"; [ -n "${T:-}" ] && { echo "--- out"; cat "$T.out" 2>/dev/null; echo "--- err"; cat "$T.err" 2>/dev/null; }; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root"
 PROBE=${ITR_BUILD_DIR:-.}/itr_nft_probe
-[ -x "$PROBE" ] || skip "no $PROBE (build with ITR_BUILD_TESTS=ON)"
-for c in ip nft iptables-nft iptables-nft-save iptables-nft-restore ping; do
-	command -v $c >/dev/null 2>&1 || skip "$c not installed"
-done
+[ -x "$PROBE" ] || need "no $PROBE (build with ITR_BUILD_TESTS=ON)"
+need_cmd ip nft iptables-nft iptables-nft-save iptables-nft-restore ping
 
 A=itr_nftr_a_$$
 B=itr_nftr_b_$$
@@ -32,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ip netns add $A || skip "cannot create a network namespace"
+ip netns add $A || need "cannot create a network namespace"
+netns_exec_works $A
 ip netns add $B || fail "ip netns add $B"
 ip link add itrnftr$$a type veth peer name itrnftr$$b || fail "veth"
 ip link set itrnftr$$a netns $A name veth0 || fail "veth to $A"
@@ -49,7 +48,7 @@ while ! inA ping -c 1 -W 1 -I 10.77.0.3 10.77.0.1 >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 20 ] || fail "veth does not pass traffic"
 done
 
-inB iptables-nft -N BLOCK || skip "iptables-nft does not work here"
+inB iptables-nft -N BLOCK || need "iptables-nft does not work here (nf_tables)"
 inB iptables-nft -A INPUT -p icmp -j BLOCK
 inB iptables-nft -A BLOCK -s 10.77.0.2/32 -j DROP
 inB nft -f - <<'EOF' || fail "nft tables"

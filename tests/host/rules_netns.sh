@@ -27,6 +27,7 @@ trap 'exit 1' INT TERM HUP
 TMP=$(mktemp -u /tmp/itr_rules.XXXXXX)
 
 ip netns add $A || need "cannot create a network namespace"
+netns_exec_works $A
 ip netns add $B || fail "ip netns add $B"
 ip netns exec $A iptables-legacy -A INPUT -s 10.1.0.0/16 -j ACCEPT 2>/dev/null ||
     skip "legacy iptables does not work here (kernel without CONFIG_NETFILTER_XTABLES_LEGACY?)"
