@@ -148,4 +148,14 @@ Result<std::vector<NftTraceRule>> build_trace_rules(const Options& opts);
 // True when no packet filter is given (every packet will be traced).
 bool filter_is_empty(const Options& opts);
 
+// The owner an nft table of ours names in its comment.
+struct TableOwner {
+    int pid = 0;
+    uint64_t start_time = 0;  // /proc/PID/stat field 22
+};
+std::string format_owner_comment(const TableOwner& o);
+// Only the exact form format_owner_comment() writes: a table whose comment
+// is anything else (missing, foreign, trailing text) is not ours to delete.
+std::optional<TableOwner> parse_owner_comment(std::string_view comment);
+
 }  // namespace itr::netlink

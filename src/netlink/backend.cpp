@@ -41,17 +41,7 @@ uint64_t clock_ns(clockid_t id)
 std::string owner_comment()
 {
     const pid_t pid = getpid();
-    return fmt::format("iptables-trace pid={} start={}", pid, process_start_time(pid).value_or(0));
-}
-
-// "iptables-trace pid=N start=T" -> (pid, start)
-std::pair<pid_t, uint64_t> parse_owner_comment(const std::string& c)
-{
-    pid_t pid = 0;
-    unsigned long long start = 0;
-    if (std::sscanf(c.c_str(), "iptables-trace pid=%d start=%llu", &pid, &start) < 1)
-        return {0, 0};
-    return {pid, start};
+    return format_owner_comment({pid, process_start_time(pid).value_or(0)});
 }
 
 // Recovery in the current netns (the caller has entered it): a state file
@@ -78,12 +68,20 @@ void recover_here(uint64_t ns_inode, std::vector<std::string>& notices)
     auto info = query_table(sock->get());
     if (!info || !info->exists || info->owned)
         return;  // an owned table has a live owner: the kernel drops it with the socket
-    const auto [pid, start] = parse_owner_comment(info->comment);
-    if (pid == getpid() || process_alive(pid, start))
+    const auto owner = parse_owner_comment(info->comment);
+    if (!owner) {
+        // Anyone with CAP_NET_ADMIN in this netns can make a table of that
+        // name: without our exact comment it is not ours to delete.
+        notices.push_back(fmt::format("not removed: nft table inet {} in netns {}: its comment does not name an "
+                                      "owner of ours",
+                                      kTableName, ns_inode));
+        return;
+    }
+    if (owner->pid == getpid() || process_alive(owner->pid, owner->start_time))
         return;
     if (delete_table(sock->get()))
         notices.push_back(fmt::format("removed stale nft table inet {} in netns {} (left by pid {})", kTableName,
-                                      ns_inode, pid));
+                                      ns_inode, owner->pid));
 }
 
 class NetlinkBackend final : public TraceBackend {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "iptables_trace/netlink_decode.hpp"
+#include "iptables_trace/sys.hpp"
 
 namespace itr::netlink {
 
@@ -289,6 +290,39 @@ uint64_t SeqTracker::observe(uint32_t seq)
     next_ = seq + 1;
     lost_ += gap;
     return gap;
+}
+
+std::string format_owner_comment(const TableOwner& o)
+{
+    return "iptables-trace pid=" + std::to_string(o.pid) + " start=" + std::to_string(o.start_time);
+}
+
+std::optional<TableOwner> parse_owner_comment(std::string_view c)
+{
+    constexpr std::string_view kHead = "iptables-trace pid=", kStart = " start=";
+    auto digits = [](std::string_view s, uint64_t max, uint64_t& out) {
+        if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0'))
+            return false;
+        uint64_t v = 0;
+        for (char ch : s) {
+            if (ch < '0' || ch > '9' || v > (max - uint64_t(ch - '0')) / 10)
+                return false;
+            v = v * 10 + uint64_t(ch - '0');
+        }
+        out = v;
+        return true;
+    };
+    if (c.substr(0, kHead.size()) != kHead)
+        return std::nullopt;
+    c.remove_prefix(kHead.size());
+    const size_t sp = c.find(kStart);
+    if (sp == std::string_view::npos)
+        return std::nullopt;
+    uint64_t pid = 0, start = 0;
+    if (!digits(c.substr(0, sp), kPidMaxLimit, pid) || pid == 0 ||
+        !digits(c.substr(sp + kStart.size()), UINT64_MAX, start))
+        return std::nullopt;
+    return TableOwner{int(pid), start};
 }
 
 }  // namespace itr::netlink

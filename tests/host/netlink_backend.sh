@@ -247,5 +247,22 @@ else
 fi
 restored "flood"
 
+# ---- a table of that name that is not ours is never deleted -----------------------
+# Anyone with CAP_NET_ADMIN in the netns can make one; without our exact owner
+# comment the start refuses (the name is taken) and says so, and the table
+# stays.
+inB nft add table inet iptables_trace '{ comment "my own table"; }'
+inB nft add chain inet iptables_trace mine
+$RUN -N $B -H 10.99.0.1 -c 1 --ready-file "$T/ready-foreign" >"$T/out" 2>"$T/err" < /dev/null &
+TPID=$!; PIDS="$PIDS $TPID"
+i=0; while kill -0 $TPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $TPID 2>/dev/null; wait $TPID 2>/dev/null; rc=$?
+[ "$rc" -ne 0 ] && ok "foreign table: the start refused (exit $rc)" || fail "foreign table: the tracer ran over it"
+grep -q "not removed: nft table inet iptables_trace" "$T/err" && ok "foreign table: said so" ||
+    { cat "$T/err"; fail "foreign table: not reported"; }
+inB nft list chain inet iptables_trace mine >/dev/null 2>&1 && ok "foreign table: intact" ||
+    fail "foreign table: deleted"
+inB nft delete table inet iptables_trace
+
 [ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all netlink backend host checks passed"

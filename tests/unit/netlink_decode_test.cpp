@@ -406,3 +406,24 @@ TEST(NetlinkFilter, RefusesWhatItCannotHonour)
     both.icmp_id = 1;
     EXPECT_FALSE(build_trace_rules(both));
 }
+
+// Recovery deletes an unowned `inet iptables_trace` table only when its
+// comment is exactly what we write and names a dead process: anyone with
+// CAP_NET_ADMIN in a netns can make a table of that name.
+TEST(OwnerComment, OnlyOurExactFormIsOurs) {
+    using itr::netlink::parse_owner_comment;
+    using itr::netlink::format_owner_comment;
+    auto o = parse_owner_comment(format_owner_comment({4242, 987654}));
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->pid, 4242);
+    EXPECT_EQ(o->start_time, 987654u);
+    auto z = parse_owner_comment("iptables-trace pid=17 start=0");
+    ASSERT_TRUE(z) << "a start time that could not be read is written as 0";
+    EXPECT_EQ(z->pid, 17);
+    for (const char* foreign : {"", "iptables-trace", "iptables-trace pid=", "iptables-trace pid=0 start=1",
+                                "iptables-trace pid=12", "iptables-trace pid=12 start=", "iptables-trace pid=12 start=5 x",
+                                "iptables-trace pid=-3 start=5", "iptables-trace pid=012 start=5",
+                                "iptables-trace pid=4194305 start=5", "iptables-trace pid=12 start=99999999999999999999999",
+                                "my firewall", " iptables-trace pid=12 start=5", "iptables-trace  pid=12 start=5"})
+        EXPECT_FALSE(parse_owner_comment(foreign)) << "'" << foreign << "'";
+}
