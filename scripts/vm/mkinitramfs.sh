@@ -84,6 +84,11 @@ for l in iptables-legacy iptables-legacy-save iptables-legacy-restore \
 	 iptables ip6tables iptables-save ip6tables-save iptables-restore ip6tables-restore; do
 	ln -s xtables-legacy-multi "$STAGE/usr/sbin/$l"
 done
+# iptables-nft too (rules that live in nf_tables, what distributions ship).
+copy_exe /usr/sbin/xtables-nft-multi /usr/sbin/xtables-nft-multi
+for l in iptables-nft iptables-nft-save iptables-nft-restore ip6tables-nft ip6tables-nft-save ip6tables-nft-restore; do
+	ln -s xtables-nft-multi "$STAGE/usr/sbin/$l"
+done
 XTLIB=/usr/lib/x86_64-linux-gnu/xtables
 [ -d "$XTLIB" ] || vm_die "no iptables plugins in $XTLIB"
 mkdir -p "$STAGE$XTLIB"

@@ -49,11 +49,12 @@ need_tracer() { need_cmd iptables-trace; }
 #   skb-identity      the skb address and CPU columns
 #   perf-loss         per-CPU loss accounting of a perf buffer
 #   nft-chains        nft= lines for nf_tables base chains
+#   nft-rule-events   nfttrace= lines: each nf_tables rule (iptables-nft, native)
 #   kernel-module     our module (its counters, its insertion, --kmod)
 backend_caps() {
 	case $ITR_BACKEND in
 	module) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains kernel-module" ;;
-	netlink) echo "rule-events" ;;
+	netlink) echo "rule-events nft-rule-events" ;;
 	*) echo "" ;;
 	esac
 }
