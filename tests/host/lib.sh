@@ -61,3 +61,21 @@ veth_pair() {
 	ip -n "$1" link set v$$a up
 	ip -n "$2" link set v$$b up
 }
+
+# netns_test A B: namespaces A and B joined by a veth (veth_pair), a temp
+# folder $T, and traps that kill the $PIDS a test started and remove all of
+# it however the test ends.
+netns_test() {
+	A=$1 B=$2
+	T=$(mktemp -d)
+	PIDS=""
+	trap _netns_test_cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+	veth_pair "$A" "$B"
+}
+_netns_test_cleanup() {
+	for _p in $PIDS; do kill -9 "$_p" 2>/dev/null; done
+	ip netns del "$A" 2>/dev/null
+	ip netns del "$B" 2>/dev/null
+	rm -rf "$T"
+}

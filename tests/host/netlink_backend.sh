@@ -22,18 +22,7 @@ fi
 modprobe nfnetlink_log 2>/dev/null
 [ -e /proc/net/netfilter/nfnetlink_log ] || need "no nfnetlink_log in this kernel"
 
-A=itrnlA$$; B=itrnlB$$
-T=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-veth_pair $A $B
+netns_test itrnlA$$ itrnlB$$
 ip -n $A addr add 10.99.0.1/24 dev v$$a; ip -n $B addr add 10.99.0.2/24 dev v$$b
 ip -n $A addr add 10.99.0.9/24 dev v$$a
 ip -n $A addr add fd99::1/64 dev v$$a nodad; ip -n $B addr add fd99::2/64 dev v$$b nodad

@@ -17,18 +17,7 @@ need_cmd ip nft iptables-nft ip6tables-nft iptables-nft-save iptables-legacy pin
 [ -x "$BIN" ] || need "no iptables-trace binary at '$BIN'"
 modprobe nfnetlink_log 2>/dev/null
 
-A=itrnfA$$; B=itrnfB$$
-T=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-veth_pair $A $B
+netns_test itrnfA$$ itrnfB$$
 ip -n $A addr add 10.77.0.2/24 dev v$$a; ip -n $B addr add 10.77.0.1/24 dev v$$b
 ip -n $A addr add 10.77.0.3/24 dev v$$a; ip -n $A addr add 10.77.0.4/24 dev v$$a
 ip -n $A addr add fd77::2/64 dev v$$a nodad; ip -n $B addr add fd77::1/64 dev v$$b nodad
