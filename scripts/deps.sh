@@ -20,7 +20,7 @@ test_pkgs=(
   iptables nftables iproute2 kmod iputils-ping python3 coreutils util-linux procps
 )
 vm_pkgs=(
-  qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd gzip jq
+  qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd gzip jq file
   gcc-12 make bc flex bison libssl-dev pahole dpkg-dev
   debian-archive-keyring
 )

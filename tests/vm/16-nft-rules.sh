@@ -32,7 +32,7 @@ J=$(in_ns b iptables-nft-save -t filter | grep -E '^-A INPUT -p icmp')
 D=$(in_ns b iptables-nft-save -t filter | grep -E '^-A BLOCK ')
 [ -n "$J" ] && [ -n "$D" ] || fail "iptables-nft-save does not show the rules"
 ipt_nft_pkts() { in_ns b iptables-nft -t filter -nvxL "$1" --line-numbers | awk -v n="$2" '$1 == n { print $2 }'; }
-nft_counter() { in_ns b nft list chain inet itrt "$1" | sed -n "s/.*$2.*counter packets \([0-9]*\).*/\1/p" | head -n 1; }
+nft_counter() { in_ns b nft list chain inet itrt "$1" | grep -F -- "$2" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p' | head -n 1; }
 
 tracer_start trace -N "$(netns_inode b)" -H "$NS1_V4"
 in_ns a itr-net ping "$NS2_V4" 4747 2 1 >/dev/null && fail "the pings should be dropped"
