@@ -51,10 +51,12 @@ teardown() {
 	MOUNTS=()
 	# Network namespaces a test left behind inside the root are bind mounts too.
 	if [ -d "$ROOT" ]; then
-		grep -F " $ROOT/" /proc/mounts | awk '{ print $2 }' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+		# (awk, not grep: no match is no error under pipefail)
+		awk -v p="$ROOT/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r |
+			while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	fi
 	if [ "$KEEP" -eq 0 ] && [ -d "$ROOT" ]; then
-		grep -qF " $ROOT/" /proc/mounts && { log "mounts remain under $ROOT: not removing it"; return; }
+		if grep -qF " $ROOT/" /proc/mounts; then log "mounts remain under $ROOT: not removing it"; return; fi
 		rm -rf --one-file-system "$ROOT"
 	fi
 }
