@@ -79,3 +79,28 @@ _netns_test_cleanup() {
 	ip netns del "$B" 2>/dev/null
 	rm -rf "$T"
 }
+
+# start [FLAGS...]: the tracer ($RUN) in namespace $B, stdout in $T/out and
+# stderr in $T/err, waited for until it is live; its pid in TPID. One
+# instance per machine: another test run (another worktree) may hold the
+# lock for a while, so that refusal is waited out (bounded).
+start() {
+	_tries=0
+	while :; do
+		rm -f "$T/ready" "$T/out" "$T/err"
+		$RUN -N $B --ready-file "$T/ready" "$@" >"$T/out" 2>"$T/err" &
+		TPID=$!; PIDS="$PIDS $TPID"
+		_i=0
+		while [ ! -e "$T/ready" ]; do
+			_i=$((_i + 1))
+			if [ $_i -gt 100 ] || ! kill -0 $TPID 2>/dev/null; then break; fi
+			sleep 0.1
+		done
+		[ -e "$T/ready" ] && break
+		wait $TPID 2>/dev/null
+		_tries=$((_tries + 1))
+		if grep -q "another iptables-trace is running" "$T/err" && [ $_tries -lt 120 ]; then sleep 1; continue; fi
+		echo "tracer did not start:"; cat "$T/err"; return 1
+	done
+	sleep 0.3
+}

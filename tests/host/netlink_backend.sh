@@ -38,21 +38,6 @@ inB iptables-legacy -A INPUT -p udp --dport 9999 -j DROP                       #
 inB ip6tables-legacy -A INPUT -p ipv6-icmp --icmpv6-type echo-request -j ACCEPT  # 1
 LOG2=$(inB cat /proc/sys/net/netfilter/nf_log/2); LOG10=$(inB cat /proc/sys/net/netfilter/nf_log/10)
 
-# Starts the tracer in B with the given flags; waits until it is live.
-start() {
-    rm -f "$T/ready" "$T/out" "$T/err"
-    $RUN -N $B --ready-file "$T/ready" "$@" >"$T/out" 2>"$T/err" &
-    TPID=$!; PIDS="$PIDS $TPID"
-    i=0
-    while [ ! -e "$T/ready" ]; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 $TPID 2>/dev/null; then
-            echo "tracer did not start:"; cat "$T/err"; return 1
-        fi
-        sleep 0.1
-    done
-    sleep 0.2
-}
 stop() { stop_tracer "$@"; }
 restored() {  # no nft table of ours, logger bindings as before
     if inB nft list tables 2>/dev/null | grep -q iptables_trace; then fail "$1: nft table left behind"; return; fi

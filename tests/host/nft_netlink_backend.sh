@@ -35,28 +35,6 @@ AUTO=""
 "$BIN" --check 2>/dev/null | grep -q '^module backend: cannot run here' && AUTO=1
 if [ -n "$AUTO" ]; then RUN="$BIN"; else RUN="$BIN --backend netlink"; fi
 
-# Starts the tracer in B; waits until it is live. One instance per machine:
-# another test run (another worktree) may hold the lock for a while.
-start() {
-    tries=0
-    while :; do
-        rm -f "$T/ready" "$T/out" "$T/err"
-        $RUN -N $B --ready-file "$T/ready" "$@" >"$T/out" 2>"$T/err" &
-        TPID=$!; PIDS="$PIDS $TPID"
-        i=0
-        while [ ! -e "$T/ready" ]; do
-            i=$((i + 1))
-            if [ $i -gt 100 ] || ! kill -0 $TPID 2>/dev/null; then break; fi
-            sleep 0.1
-        done
-        [ -e "$T/ready" ] && break
-        wait $TPID 2>/dev/null
-        tries=$((tries + 1))
-        if grep -q "another iptables-trace is running" "$T/err" && [ $tries -lt 120 ]; then sleep 1; continue; fi
-        echo "tracer did not start:"; cat "$T/err"; return 1
-    done
-    sleep 0.3
-}
 stop() { stop_tracer "$@"; }
 no_table() {  # no nft table of ours in B
     if inB nft list tables 2>/dev/null | grep -q iptables_trace; then fail "$1: nft table left behind"; else ok "$1: no table of ours left"; fi
