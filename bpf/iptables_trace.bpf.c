@@ -11,6 +11,9 @@
  *       entries that returned 1): pop, emit ITR_EV_TABLE with verdict + cost.
  *   kprobe_nf_log_trace                              one rule/return/policy
  *       hit of a marked packet: emit ITR_EV_RULE.
+ * The same programs without the module (itr_cfg.mode == ITR_MODE_KPROBES,
+ * the bpf backend): libbpf attaches kprobe_*_all / kretprobe_*_all and
+ * kprobe_nf_log_trace as kprobes; an nftables table marks the packets.
  * Programs attached by libbpf (when nf_tables is there):
  *   kprobe_nft_do_chain / kretprobe_nft_do_chain     one nft base chain:
  *       emit ITR_EV_NFT for packets that match the filter (nft types by
@@ -46,13 +49,17 @@ _Static_assert((ITR_STACK_DEPTH & (ITR_STACK_DEPTH - 1)) == 0, "itr_slot masks: 
  * preemption before the function disabled BHs, or after it enabled them). */
 #define ITR_STALE_NS 1000000000ULL
 
-/* One traced ipt_do_table / ip6t_do_table call. */
+/* One traced ipt_do_table / ip6t_do_table call (ITR_MODE_KPROBES: one call,
+ * traced or not). */
 struct itr_frame {
 	__u64 skb;
 	__u64 table;
 	__u64 start_ns;
+	__u64 sp;     /* ITR_MODE_KPROBES: stack pointer at entry */
 	__u32 hook;
 	__u32 flags; /* ITR_F_* of the snapshot */
+	__u32 traced; /* ITR_MODE_KPROBES: the filter matched */
+	__u32 _pad;
 	char table_name[ITR_TABLE_LEN];
 	struct itr_pkt pkt;
 };
@@ -381,6 +388,158 @@ static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __
 	return 0;
 }
 
+/*
+ * ITR_MODE_KPROBES: a kretprobe fires for every call, and its registers no
+ * longer hold the arguments. So every call gets a frame, traced or not, and
+ * a return finds its own by stack pointer (as nft_do_chain's does); an
+ * untraced frame is popped without an event.
+ */
+static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
+					       __u32 table_i, __u32 valid, int version)
+{
+	const struct sk_buff *skb;
+	const struct nf_hook_state *state;
+	struct itr_parse ps = {};
+	struct itr_pkt *pkt;
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	__u32 zero = 0, depth, netns = 0;
+	int traced;
+
+	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
+	if (!valid)
+		return 0;
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = itr_free_depth(st);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
+	}
+	fr = &st->f[itr_slot(depth)];
+	pkt = &fr->pkt;
+
+	state = (const void *)itr_arg(ctx, state_i);
+	skb = (const void *)itr_arg(ctx, skb_i);
+	traced = skb != NULL && itr_filter_family(version) && itr_filter_pid();
+	if (traced && itr_cfg.has_netns) {
+		netns = itr_state_netns(state);
+		traced = netns == itr_cfg.netns;
+	}
+	if (traced) {
+		__builtin_memset(pkt, 0, sizeof(*pkt));
+		if (itr_filter_needs_l3()) {
+			itr_parse_upto(skb, version, pkt, &ps, 1);
+			traced = itr_filter_l3(pkt, ps.flags);
+		}
+	}
+	if (traced && itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, pkt, &ps, 2);
+		traced = itr_filter_l4(pkt, ps.flags);
+	}
+
+	fr->sp = itr_sp(ctx);
+	fr->traced = traced;
+	fr->skb = 0;
+	if (traced) {
+		itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+		itr_parse_upto(skb, version, pkt, &ps, 2);
+		itr_parse_rest(skb, pkt, &ps);
+		if (!itr_cfg.has_netns)
+			netns = itr_state_netns(state);
+		pkt->netns = netns;
+		fr->skb = (__u64)skb;
+		fr->table = itr_arg(ctx, table_i);
+		fr->hook = itr_state_hook(state);
+		/* nf_trace here is our nftables table's mark: not an admin's. */
+		fr->flags = ps.flags;
+		__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
+		itr_xt_table_name(fr->table, fr->table_name);
+	}
+	fr->start_ns = bpf_ktime_get_ns();
+	st->depth = depth + 1;
+	return 0;
+}
+
+static __always_inline int itr_table_return_sp(struct pt_regs *ctx, __u32 valid, __u32 pf)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 sp = itr_sp(ctx);
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	struct itr_event *ev;
+	__u32 zero = 0, depth, slot;
+	int found = -1;
+
+	if (!valid)
+		return 0;
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
+		int i = (int)depth - 1 - k;
+
+		if (i < 0)
+			break;
+		if (sp - st->f[itr_slot(i)].sp <= ITR_RET_SP_SLACK) {
+			found = i;
+			break;
+		}
+	}
+	if (found < 0 || found >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_RETURN_UNMATCHED);
+		return 0;
+	}
+	st->depth = found;
+	slot = itr_reread_slot(&st->depth);
+	fr = &st->f[slot];
+	if (!fr->traced)
+		return 0;
+	ev = itr_event_begin(ITR_EV_TABLE);
+	if (!ev)
+		return 0;
+	ev->verdict = (__u32)itr_retval(ctx);
+	ev->pf = pf;
+	ev->flags = fr->flags | ITR_F_HAS_COST;
+	ev->cost_ns = now - fr->start_ns;
+	ev->hook = fr->hook;
+	ev->depth = slot;
+	__builtin_memcpy(ev->table, fr->table_name, sizeof(ev->table));
+	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
+	itr_event_send(ctx, ev);
+	return 0;
+}
+
+SEC("kprobe")
+int kprobe_ipt_do_table_all(struct pt_regs *ctx)
+{
+	return itr_table_entry_all(ctx, itr_cfg.ipt.skb, itr_cfg.ipt.state, itr_cfg.ipt.table,
+				   itr_cfg.ipt.valid, 4);
+}
+
+SEC("kprobe")
+int kprobe_ip6t_do_table_all(struct pt_regs *ctx)
+{
+	return itr_table_entry_all(ctx, itr_cfg.ip6t.skb, itr_cfg.ip6t.state, itr_cfg.ip6t.table,
+				   itr_cfg.ip6t.valid, 6);
+}
+
+SEC("kretprobe")
+int kretprobe_ipt_do_table_all(struct pt_regs *ctx)
+{
+	return itr_table_return_sp(ctx, itr_cfg.ipt.valid, ITR_NFPROTO_IPV4);
+}
+
+SEC("kretprobe")
+int kretprobe_ip6t_do_table_all(struct pt_regs *ctx)
+{
+	return itr_table_return_sp(ctx, itr_cfg.ip6t.valid, ITR_NFPROTO_IPV6);
+}
+
 SEC("kprobe")
 int kprobe_ipt_do_table(struct pt_regs *ctx)
 {
@@ -441,6 +600,23 @@ int kprobe_nf_log_trace(struct pt_regs *ctx)
 	__u32 zero = 0, flags = 0;
 	int version = 0;
 
+	/* Without the module, nf_log_trace runs for every packet with
+	 * nf_trace set, an administrator's TRACE included: report only the
+	 * packet of the traced table call it runs in. */
+	if (itr_cfg.mode == ITR_MODE_KPROBES) {
+		struct itr_frame *top;
+		__u32 d;
+
+		st = bpf_map_lookup_elem(&ipt_stack, &zero);
+		if (!st)
+			return 0;
+		d = st->depth;
+		if (d == 0 || d > ITR_STACK_DEPTH)
+			return 0;
+		top = &st->f[itr_slot(d - 1)];
+		if (!top->traced || top->skb != (__u64)skb)
+			return 0;
+	}
 	ev = itr_event_begin(ITR_EV_RULE);
 	if (!ev)
 		return 0;

@@ -2,8 +2,9 @@
 # Run the VM scenarios of iptables-trace on real Debian kernels under QEMU (TCG).
 #
 #   scripts/vmtest.sh [--kernel 5.10|6.1|6.12|all]... [--scenario PATH]...
-#                     [--backend module|netlink|all]...
+#                     [--backend module|bpf|netlink|all]...
 #                     [--no-build | --binary PATH] [--timeout SECS] [--jobs N]
+#                     [--append KERNEL-ARGS]
 #
 # Defaults: every kernel of scripts/vm/kernels.conf, every tests/vm/*.sh but lib.sh.
 # For each kernel: resolve the series to the newest Debian build and fetch it
@@ -15,7 +16,8 @@
 # guest's console, one "ITR-RESULT kernel scenario backend PASS|FAIL|SKIP"
 # line per cell and a summary table; exits 1 if anything failed (2 on usage errors).
 #
-#   --backend B      module, netlink or all (default: all)
+#   --backend B      module, bpf, netlink or all (default: all)
+#   --append ARGS    more kernel command line (e.g. lockdown=integrity)
 #
 #   --no-build       use build/vm/KEY/build/iptables-trace as it is (if any)
 #   --binary PATH    put this binary in every guest instead of building
@@ -27,9 +29,9 @@
 set -uo pipefail
 . "$(dirname "$0")/vm/common.sh"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-KERNELS=() SCENARIOS=() BACKENDS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc)
+KERNELS=() SCENARIOS=() BACKENDS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc) APPEND=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel|-k) [ $# -ge 2 ] || usage
@@ -40,19 +42,20 @@ while [ $# -gt 0 ]; do
 	--scenario|-s) [ $# -ge 2 ] || usage; SCENARIOS+=("$2"); shift 2 ;;
 	--scenario=*) SCENARIOS+=("${1#*=}"); shift ;;
 	--backend|-b) [ $# -ge 2 ] || usage
-		case $2 in all) BACKENDS+=(module netlink) ;; module|netlink) BACKENDS+=("$2") ;;
+		case $2 in all) BACKENDS+=(module bpf netlink) ;; module|bpf|netlink) BACKENDS+=("$2") ;;
 		*) echo "vmtest: unknown backend: $2" >&2; usage ;; esac
 		shift 2 ;;
 	--no-build) NO_BUILD=1; shift ;;
 	--binary) [ $# -ge 2 ] || usage; BINARY=$(realpath "$2"); shift 2 ;;
 	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
 	--jobs|-j) [ $# -ge 2 ] || usage; JOBS=$2; shift 2 ;;
+	--append) [ $# -ge 2 ] || usage; APPEND=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "vmtest: unknown argument: $1" >&2; usage ;;
 	esac
 done
 [ ${#KERNELS[@]} -gt 0 ] || mapfile -t KERNELS < <(vm_kernel_keys)
-[ ${#BACKENDS[@]} -gt 0 ] || BACKENDS=(module netlink)
+[ ${#BACKENDS[@]} -gt 0 ] || BACKENDS=(module bpf netlink)
 mapfile -t BACKENDS < <(printf '%s\n' "${BACKENDS[@]}" | awk '!seen[$0]++')
 for k in "${KERNELS[@]}"; do vm_kernel_conf "$k"; done   # dies on an unknown key
 if [ ${#SCENARIOS[@]} -eq 0 ]; then
@@ -146,7 +149,7 @@ for K in "${KERNELS[@]}"; do
 	fi
 
 	LOG=$OUT/console.log
-	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" --timeout "$GUEST_TMO" --log "$LOG"
+	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" --timeout "$GUEST_TMO" --log "$LOG" --append "$APPEND"
 	qrc=$?
 	t3=$(now)
 	TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|$((t3 - t2))")

@@ -157,7 +157,7 @@ struct itr_config {
 	__u8 has_icmp_id;
 	__u8 has_pid;
 	__u8 has_netns;
-	__u8 _pad0;
+	__u8 mode;           /* ITR_MODE_*: who runs the table programs */
 	__u16 port_be;       /* network order, matches source or destination */
 	__u16 icmp_id_be;    /* network order, ICMP / ICMPv6 echo id */
 	__u32 pid;           /* tgid */
@@ -165,6 +165,15 @@ struct itr_config {
 	__u8 addr[16];       /* matches source or destination */
 };
 ITR_STATIC_ASSERT(sizeof(struct itr_config) == 48, "itr_config layout");
+
+/* itr_config.mode. MODULE: our kernel module runs the table programs,
+ * marks what they accept and calls the return program only for those.
+ * KPROBES: libbpf attaches them as kprobes / kretprobes (no module): every
+ * call's return fires, so every call gets a frame, and marking is done
+ * elsewhere (an nftables table), so nf_trace on entry says nothing about
+ * who set it. */
+#define ITR_MODE_MODULE 0
+#define ITR_MODE_KPROBES 1
 
 /* Per-CPU counters the BPF side keeps (map "stats", an array of __u64),
  * numbered from their one list in counters.h. */

@@ -2,12 +2,36 @@
 // emits TRACE through nfnetlink_log (src/netlink). No module, no kprobes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "iptables_trace/backend.hpp"
+#include "iptables_trace/checks.hpp"
 
 namespace itr {
 
 std::unique_ptr<BackendProvider> make_netlink_provider();
 
 }  // namespace itr
+
+namespace itr::netlink {
+
+// This backend's set-up in one netns (-N's, else ours), for a backend that
+// marks packets and hears nf_tables the same way but reads legacy rules,
+// verdicts and costs itself (bpf): the marking table, nfnetlink_log bound
+// as the logger with group 0 held (metadata only, never decoded), so that
+// no TRACE line of ours reaches the kernel log or another listener, and
+// the nf_tables trace events. Its poll/drain hand over nf_tables rule
+// events only.
+struct Embedded {
+    std::unique_ptr<TraceBackend> backend;
+    int fd = -1;         // readable when events wait
+    uint64_t netns = 0;  // inode of the netns it marks and listens in
+};
+Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag);
+// What that set-up needs of this machine (root, nfnetlink_log, nf_log,
+// nf_tables, filters nftables can express).
+std::vector<Check> marking_requirements(const Options& opts);
+
+}  // namespace itr::netlink

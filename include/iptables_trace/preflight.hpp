@@ -39,6 +39,8 @@ struct KernelFacts {
 
 // Pure: verdicts for the module backend from the facts.
 std::vector<Check> evaluate_module_preflight(const KernelFacts& facts);
+// Pure: verdicts for the bpf backend (kprobes, no module) from the facts.
+std::vector<Check> evaluate_bpf_preflight(const KernelFacts& facts);
 
 // Whether a kernel function we probe exists. Start-up asks the cheapest
 // source that can settle it: a /sys or /proc entry that exists only with

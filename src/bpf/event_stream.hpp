@@ -24,6 +24,8 @@ public:
     Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost);
     // Everything buffered now, without waiting (at exit).
     Status drain(const EventFn& on_event, const LostFn& on_lost);
+    // For a caller that waits on this and something else at once.
+    int epoll_fd() const { return reader_->epoll_fd(); }
 
     // Losses found another way (a counter of refused outputs) and reported
     // by the caller: counted with the reader's own.

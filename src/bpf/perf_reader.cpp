@@ -92,4 +92,6 @@ int PerfReader::drain()
     return static_cast<int>(cb_->handled);
 }
 
+int PerfReader::epoll_fd() const { return perf_buffer__epoll_fd(pb_.get()); }
+
 }  // namespace itr

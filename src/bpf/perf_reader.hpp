@@ -28,6 +28,8 @@ public:
     // Hands over everything buffered now, without waiting (at exit).
     // Returns the number of samples handled, or -errno.
     int drain();
+    // Readable when a wake-up threshold was reached on some CPU.
+    int epoll_fd() const;
 
 private:
     struct Callbacks {

@@ -87,6 +87,8 @@ void recover_here(uint64_t ns_inode, std::vector<std::string>& notices)
 class NetlinkBackend final : public TraceBackend {
 public:
     std::string name() const override { return "netlink"; }
+    int fd() const { return fd_; }
+    uint64_t netns_inode() const { return ns_.inode; }
     Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override;
     Status drain(const EventFn& on_event, const LostFn& on_lost) override { return poll(0, on_event, on_lost); }
     std::string summary() const override
@@ -119,6 +121,8 @@ public:
     std::optional<StateFile> state_;
     std::optional<LoggerBinding> logger_;
     std::optional<NftTraceTable> table_;
+    bool legacy_records_ = true;  // Tuning::legacy_records
+    int fd_ = -1;                 // the socket both kinds of events come on
 
 private:
     std::string ifname(uint32_t index);
@@ -158,6 +162,8 @@ void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const
         }
         return;
     }
+    if (!legacy_records_)
+        return;
     auto rec = parse_nflog_message(nlh);
     if (!rec)
         return;
@@ -276,7 +282,8 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     for (const auto& n : notices)
         diag.notice(n);
 
-    auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes);
+    be->legacy_records_ = tuning.legacy_records;
+    auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes, tuning.legacy_records);
     if (!nflog)
         return nflog.error();
     be->nflog_.emplace(std::move(*nflog));
@@ -315,11 +322,29 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         return table.error();
     be->table_.emplace(std::move(*table));
 
+    be->fd_ = be->nflog_->fd();
     if (filter_is_empty(opts))
         diag.notice("warning: no filter given: every packet in this netns is traced, which slows every packet "
                     "down");
     return std::unique_ptr<TraceBackend>(std::move(be));
 }
+
+Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag)
+{
+    Tuning t;
+    t.legacy_records = false;
+    auto be = make_backend(opts, t, diag);
+    if (!be)
+        return be.error();
+    auto* nl = static_cast<NetlinkBackend*>(be->get());
+    Embedded e;
+    e.fd = nl->fd();
+    e.netns = nl->netns_inode();
+    e.backend = std::move(*be);
+    return e;
+}
+
+std::vector<Check> marking_requirements(const Options& opts) { return requirements(opts); }
 
 }  // namespace itr::netlink
 

@@ -135,7 +135,9 @@ private:
 // records go), copying packets with sequence numbers.
 class NflogGroup {
 public:
-    static Result<NflogGroup> bind(int rcvbuf_bytes);
+    // copy_packets false: records carry metadata only (their reader does
+    // not decode them).
+    static Result<NflogGroup> bind(int rcvbuf_bytes, bool copy_packets = true);
     NflogGroup(NflogGroup&&) noexcept = default;
     NflogGroup& operator=(NflogGroup&&) = delete;
     ~NflogGroup();
@@ -167,6 +169,9 @@ std::vector<Check> requirements(const Options& opts);
 
 struct Tuning {
     int rcvbuf_bytes = 8 << 20;  // SO_RCVBUFFORCE; 0 = leave the default
+    // False: group 0's TRACE records are not decoded (another backend reads
+    // legacy rules from nf_log_trace itself); only nf_tables events pass.
+    bool legacy_records = true;
 };
 // The backend with explicit tuning (the probe driver uses it to compare
 // buffer sizes).

@@ -19,7 +19,7 @@ namespace itr::netlink {
 namespace {
 
 // Sends one NFULNL_MSG_CONFIG for group 0 and waits for its ack; 0 or an errno.
-int config(mnl_socket* nl, uint8_t command, bool with_params)
+int config(mnl_socket* nl, uint8_t command, bool with_params, bool copy_packets = true)
 {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
@@ -39,8 +39,10 @@ int config(mnl_socket* nl, uint8_t command, bool with_params)
         // Whole packets are not needed: the headers we decode fit in 256 bytes
         // (IPv6 with a few extension headers).
         nfulnl_msg_config_mode mode{};
-        mode.copy_range = htonl(256);
-        mode.copy_mode = NFULNL_COPY_PACKET;
+        // A backend that reads TRACE some other way holds the group only so
+        // that nobody else gets our records: metadata only, nothing copied.
+        mode.copy_range = htonl(copy_packets ? 256 : 0);
+        mode.copy_mode = copy_packets ? NFULNL_COPY_PACKET : NFULNL_COPY_META;
         mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
         mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
         // One record per message, sent at once: nf_tables trace events come
@@ -73,7 +75,7 @@ int config(mnl_socket* nl, uint8_t command, bool with_params)
 
 }  // namespace
 
-Result<NflogGroup> NflogGroup::bind(int rcvbuf_bytes)
+Result<NflogGroup> NflogGroup::bind(int rcvbuf_bytes, bool copy_packets)
 {
     auto sock = open_netfilter_socket();
     if (!sock)
@@ -100,7 +102,7 @@ Result<NflogGroup> NflogGroup::bind(int rcvbuf_bytes)
         }
         return Error{"bind nfnetlink_log group 0: " + errno_text(err), ""};
     }
-    if (const int err = config(g.sock_.get(), NFULNL_CFG_CMD_NONE, true); err != 0)
+    if (const int err = config(g.sock_.get(), NFULNL_CFG_CMD_NONE, true, copy_packets); err != 0)
         return Error{"configure nfnetlink_log group 0: " + errno_text(err), ""};
     return g;
 }

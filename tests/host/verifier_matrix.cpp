@@ -201,6 +201,20 @@ int main(int argc, char **argv)
 				 c.proto = IPPROTO_UDP;
 			 }});
 
+	// The bpf backend: the same configurations with no module
+	// (ITR_MODE_KPROBES prunes other branches) and always one netns.
+	for (size_t i = 0, n = cases.size(); i < n; i++) {
+		Case k = cases[i];
+		k.name += "/kp";
+		k.set = [set = cases[i].set](itr_config &c) {
+			set(c);
+			c.mode = ITR_MODE_KPROBES;
+			c.has_netns = 1;
+			c.netns = 4026531840u;
+		};
+		cases.push_back(k);
+	}
+
 	int failed = 0;
 	std::map<std::string, uint32_t> max_verified;
 	for (const auto &tc : cases) {

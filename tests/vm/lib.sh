@@ -54,6 +54,7 @@ need_tracer() { need_cmd iptables-trace; }
 backend_caps() {
 	case $ITR_BACKEND in
 	module) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains kernel-module" ;;
+	bpf) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains nft-rule-events" ;;
 	netlink) echo "rule-events nft-rule-events" ;;
 	*) echo "" ;;
 	esac

@@ -81,4 +81,13 @@ Result<AttachedProbes> attach_kprobes(std::span<struct bpf_program* const> progs
     return out;
 }
 
+Result<LinkPtr> attach_kprobe_to(struct bpf_program* prog, const char* func)
+{
+    struct bpf_link* l = bpf_program__attach_kprobe(prog, is_retprobe(prog), func);
+    if (!l)
+        return Error{std::string("attaching ") + bpf_program__name(prog) + " to " + func + ": " + errno_text(errno),
+                     ""};
+    return LinkPtr(l);
+}
+
 }  // namespace itr

@@ -23,4 +23,8 @@ struct AttachedProbes {
 // where the address does not work.
 Result<AttachedProbes> attach_kprobes(std::span<struct bpf_program* const> progs, uint64_t addr);
 
+// A program whose section names no function ("kprobe", "kretprobe"), on
+// `func` (a kretprobe when its section says so).
+Result<LinkPtr> attach_kprobe_to(struct bpf_program* prog, const char* func);
+
 }  // namespace itr

@@ -1,0 +1,314 @@
+// The bpf backend: what the module backend reports, with no module.
+//
+// Marking: the netlink backend's nftables table sets nf_trace on the
+// filtered packets only, in front of every hook of one netns (-N's, else
+// ours). Untraced packets pay no marking, unlike the original's.
+// Table calls: kprobe + kretprobe on ipt_do_table / ip6t_do_table (the
+// same BPF object as the module backend, ITR_MODE_KPROBES). Kprobes, not
+// fentry/fexit: 5.10 has no module BTF for ip_tables, and one mechanism on
+// every kernel keeps one set of programs verified and tested.
+// Legacy rules: a kprobe on nf_log_trace, reporting only the packet of a
+// traced table call. What keeps TRACE out of the kernel log is the logger
+// binding: nf_log/2 and nf_log/10 of that netns point at nfnetlink_log
+// while we run, and we hold its group 0, so the records go nowhere else.
+// nf_tables: nft_do_chain's kprobes (verdict and cost per base chain) and
+// nf_tables' own trace events (each rule), merged into one order.
+#include "iptables_trace/bpf_backend.hpp"
+
+#include <poll.h>
+#include <time.h>
+
+#include <cstring>
+#include <optional>
+#include <sstream>
+
+#include "event_stream.hpp"
+#include "iptables_trace/counter_names.hpp"
+#include "iptables_trace/event_merge.hpp"
+#include "iptables_trace/filter.hpp"
+#include "iptables_trace/netlink_backend.hpp"
+#include "iptables_trace/options.hpp"
+#include "iptables_trace/preflight.hpp"
+#include "iptables_trace/resources.hpp"
+#include "kernel_btf.hpp"
+#include "kprobe_attach.hpp"
+#include "loader.hpp"
+#include "module_image.hpp"
+// The skeleton names struct itr_config: the ABI header comes first.
+#include "iptables_trace/event.h"
+#include "iptables_trace.skel.h"
+
+namespace itr {
+namespace {
+
+using Skel = SkelPtr<struct iptables_trace_bpf>;
+
+// The netlink backend's table, in the family that sees both IPv4 and IPv6.
+constexpr const char* kOwnTable = "iptables_trace";
+constexpr uint32_t kNfprotoInet = 1;
+
+uint64_t mono_now()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+class BpfBackend final : public TraceBackend {
+public:
+    explicit BpfBackend(Diagnostics& diag) : log_(&diag) {}
+
+    std::string name() const override { return "bpf"; }
+
+    Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override
+    {
+        // Held events want the next drain soon, not after a full wait.
+        if (merge_.held() > 0 && timeout_ms > 10)
+            timeout_ms = 10;
+        pollfd p[2] = {{stream_->epoll_fd(), POLLIN, 0}, {nl_.fd, POLLIN, 0}};
+        const int r = ::poll(p, 2, timeout_ms);
+        if (r < 0 && errno != EINTR)
+            return Error{"poll: " + errno_text(errno), ""};
+        return pass_on(on_event, on_lost, false);
+    }
+
+    Status drain(const EventFn& on_event, const LostFn& on_lost) override
+    {
+        return pass_on(on_event, on_lost, true);
+    }
+
+    uint64_t take_unreported_lost() override
+    {
+        const uint64_t refused = stat(ITR_STAT_OUTPUT_ERR);
+        if (refused <= stream_->lost())
+            return 0;
+        const uint64_t n = refused - stream_->lost();
+        stream_->add_lost(n);
+        return n;
+    }
+
+    std::string summary() const override
+    {
+        std::ostringstream s;
+        s << stream_->totals() << "; nf_tables trace: " << nl_.backend->summary() << "; bpf:";
+        for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
+            s << ' ' << kBpfStatNames[k] << '=' << stat(k);
+        return s.str();
+    }
+
+    uint64_t stat(uint32_t key) const { return percpu_sum(bpf_map__fd(skel_->maps.stats), key); }
+
+    // Acquisition order; destruction runs in reverse: the perf buffer and
+    // the probes go first, then the programs, then the marking table, the
+    // logger binding and group 0 (marked packets never reach the kernel
+    // log), the table modules we loaded, and last libbpf's log hook.
+    LibbpfLog log_;
+    std::optional<ModprobedModule> ip_tables_, ip6_tables_;
+    netlink::Embedded nl_;
+    Skel skel_;
+    std::vector<LinkPtr> links_;
+    std::unique_ptr<PerfEventStream> stream_;
+    bool nft_rules_ = true;  // false with -p: nf_tables names no task
+
+private:
+    Status pass_on(const EventFn& on_event, const LostFn& on_lost, bool last)
+    {
+        merge_.begin_drain(mono_now());
+        EventFn nft_rule = [&](TraceEvent& ev) {
+            if (nft_rules_)
+                on_event(ev);
+        };
+        if (auto st = nl_.backend->drain(nft_rule, on_lost); !st)
+            return st;
+        merge_.release(on_event);
+        EventFn offer = [&](TraceEvent& ev) {
+            // Our own marking chain is no answer to anyone's question.
+            if (ev.kind == EventKind::Nft && ev.pf == kNfprotoInet && ev.table == kOwnTable)
+                return;
+            merge_.offer(ev, on_event);
+        };
+        auto st = stream_->drain(offer, on_lost);
+        if (last)
+            merge_.flush(on_event);
+        return st;
+    }
+
+    EventMerge merge_;
+};
+
+Result<Skel> load_programs(const Options& opts, const Layouts& l, uint32_t netns, const KernelFacts& f,
+                           Diagnostics& diag)
+{
+    auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
+    if (!cfg)
+        return cfg.error();
+    cfg->mode = ITR_MODE_KPROBES;
+    // Marking is per netns: so is what we report.
+    cfg->has_netns = 1;
+    cfg->netns = netns;
+    auto configure = [&](struct iptables_trace_bpf& skel) {
+        skel.rodata->itr_cfg = *cfg;
+        auto* p = &skel.progs;
+        for (auto* m : {p->kprobe_ipt_do_table, p->kretprobe_ipt_do_table, p->kprobe_ip6t_do_table,
+                        p->kretprobe_ip6t_do_table})
+            bpf_program__set_autoload(m, false);  // the module's
+        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, l.ipt.valid != 0);
+        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, l.ipt.valid != 0);
+        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->kprobe_nf_log_trace, l.ipt.valid != 0 && f.nf_log_trace);
+        bpf_program__set_autoload(p->kprobe_nft_do_chain, f.nft_do_chain);
+        bpf_program__set_autoload(p->kretprobe_nft_do_chain, f.nft_do_chain);
+    };
+    return load_skeleton<struct iptables_trace_bpf>(configure, diag, opts.verbose);
+}
+
+// Argument layouts from BTF (or the release on 5.10); no table function,
+// no layout: the table programs are then not loaded.
+Layouts table_layouts(const KernelFacts& f, Diagnostics& diag)
+{
+    Layouts l;
+    if (!f.ipt_do_table)
+        return l;
+    auto from_btf = layouts_from_btf(f);
+    if (!from_btf) {
+        diag.notice("warning: legacy tables not traced: " + from_btf.error().what);
+        return l;
+    }
+    return *from_btf;
+}
+
+Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Diagnostics& diag)
+{
+    StepClock clock(diag, opts.verbose, "  ");
+    auto be = std::make_unique<BpfBackend>(diag);
+    // The table functions (and their probes) exist only once these are in.
+    if (auto m = ModprobedModule::ensure("ip_tables"))
+        be->ip_tables_.emplace(std::move(*m));
+    if (auto m = ModprobedModule::ensure("ip6_tables"))
+        be->ip6_tables_.emplace(std::move(*m));
+    clock.mark("modprobe ip_tables, ip6_tables");
+
+    const KernelFacts f = gather_kernel_facts();
+    clock.mark("kernel facts (" + f.symbol_sources + ")");
+    if (auto bad = first_fatal(evaluate_bpf_preflight(f)))
+        return Error{bad->name + ": " + bad->detail, bad->hint};
+    const Layouts layouts = table_layouts(f, diag);
+    clock.mark("signatures");
+
+    auto nl = netlink::start_embedded(opts, diag);
+    if (!nl)
+        return nl.error();
+    be->nl_ = std::move(*nl);
+    clock.mark("nftables marking, logger binding, nf_tables trace listener");
+
+    auto skel = load_programs(opts, layouts, uint32_t(be->nl_.netns), f, diag);
+    if (!skel)
+        return skel.error();
+    be->skel_ = std::move(*skel);
+    KernelBtf::release_shared();
+    clock.mark("BPF load and verification");
+
+    auto* p = &be->skel_->progs;
+    const std::pair<struct bpf_program*, const char*> named[] = {
+        {p->kprobe_ipt_do_table_all, "ipt_do_table"},   {p->kretprobe_ipt_do_table_all, "ipt_do_table"},
+        {p->kprobe_ip6t_do_table_all, "ip6t_do_table"}, {p->kretprobe_ip6t_do_table_all, "ip6t_do_table"},
+        {p->kprobe_nf_log_trace, "nf_log_trace"},
+    };
+    for (auto [prog, func] : named) {
+        if (!bpf_program__autoload(prog))
+            continue;
+        auto link = attach_kprobe_to(prog, func);
+        if (!link)
+            return link.error();
+        be->links_.push_back(std::move(*link));
+    }
+    if (f.nft_do_chain) {
+        struct bpf_program* nft[] = {p->kprobe_nft_do_chain, p->kretprobe_nft_do_chain};
+        auto probes = attach_kprobes(nft, 0);
+        if (!probes)
+            return probes.error();
+        for (auto& l : probes->links)
+            be->links_.push_back(std::move(l));
+    }
+    clock.mark("kprobes attached");
+
+    auto stream = PerfEventStream::open(bpf_map__fd(be->skel_->maps.events), opts.perf_pages);
+    if (!stream)
+        return stream.error();
+    be->stream_ = std::move(*stream);
+    if (opts.pid) {
+        be->nft_rules_ = false;
+        diag.notice("note: with -p, nf_tables rule lines are not shown: nf_tables reports them without the task "
+                    "(nft= and iptables= lines are filtered by -p)");
+    }
+    clock.mark("perf buffer");
+    return std::unique_ptr<TraceBackend>(std::move(be));
+}
+
+class BpfProvider final : public BackendProvider {
+public:
+    std::string_view name() const override { return "bpf"; }
+
+    Capabilities capabilities() const override
+    {
+        return {Capability::TableVerdicts, Capability::LegacyRuleEvents, Capability::NftRuleEvents,
+                Capability::NftChainVerdicts, Capability::PidFilter, Capability::SkbIdentity,
+                Capability::Cpu, Capability::PerCpuLoss};
+    }
+
+    std::optional<std::string> probe(const Options& opts) const override
+    {
+        KernelFacts f = gather_kernel_facts();
+        if (auto bad = first_fatal(evaluate_bpf_preflight(f)))
+            return bad->name + ": " + bad->detail;
+        if (auto bad = first_fatal(netlink::marking_requirements(opts)))
+            return bad->name + ": " + bad->detail;
+        return std::nullopt;
+    }
+
+    Result<std::unique_ptr<TraceBackend>> start(const Options& opts, Diagnostics& diag) const override
+    {
+        return start_bpf_backend(opts, diag);
+    }
+
+    // What it leaves after kill -9 is the netlink backend's (table, logger
+    // binding, state file), found and removed by that provider; probes and
+    // programs die with the process.
+    Result<std::vector<std::string>> cleanup_leftovers() const override { return std::vector<std::string>{}; }
+
+    int check(const Options& opts, std::ostream& out, Diagnostics& diag) const override
+    {
+        const KernelFacts f = gather_kernel_facts();
+        out << "bpf backend (no module: kprobes on the table functions, nf_log_trace and nft_do_chain; nftables "
+               "marking and nf_tables trace events)\n";
+        out << "kernel " << f.release << " " << f.machine << " (functions looked up in " << f.symbol_sources
+            << ")\n";
+        auto checks = evaluate_bpf_preflight(f);
+        for (auto& c : netlink::marking_requirements(opts))
+            if (c.name != "root")  // said once already
+                checks.push_back(std::move(c));
+        write_checks(out, checks);
+        if (first_fatal(checks))
+            return 1;
+        LibbpfLog log(&diag);
+        const Layouts l = table_layouts(f, diag);
+        auto skel = load_programs(opts, l, 0, f, diag);
+        KernelBtf::release_shared();
+        if (!skel) {
+            out << "verifier: FAIL: " << skel.error().what << "\n";
+            return 1;
+        }
+        out << "verifier (programs loaded, nothing attached; attached as kprobes at start)\n";
+        report_programs((*skel)->obj, out, "not used on this kernel");
+        return 0;
+    }
+
+    void release_probe_state() const override { KernelBtf::release_shared(); }
+};
+
+}  // namespace
+
+std::unique_ptr<BackendProvider> make_bpf_provider() { return std::make_unique<BpfProvider>(); }
+
+}  // namespace itr
