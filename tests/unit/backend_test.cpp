@@ -137,21 +137,27 @@ TEST(Backend, ANamedBackendIsNotProbed) {
     EXPECT_TRUE(std::get<ChoiceError>(choose_backend(r, o)).bad_input);
 }
 
-TEST(Backend, TheRegistryListsModuleThenNetlink) {
+TEST(Backend, TheRegistryListsModuleThenBpfThenNetlink) {
     auto r = default_backend_registry();
-    ASSERT_EQ(r.providers().size(), 2u);
+    ASSERT_EQ(r.providers().size(), 3u);
     EXPECT_EQ(r.providers()[0]->name(), "module");
-    EXPECT_EQ(r.providers()[1]->name(), "netlink");
-    EXPECT_EQ(r.choices(), "auto, module or netlink");
+    EXPECT_EQ(r.providers()[1]->name(), "bpf");
+    EXPECT_EQ(r.providers()[2]->name(), "netlink");
+    EXPECT_EQ(r.choices(), "auto, module, bpf or netlink");
     const auto module = r.find("module")->capabilities();
+    const auto bpf = r.find("bpf")->capabilities();
     const auto netlink = r.find("netlink")->capabilities();
     for (Capability c : {Capability::TableVerdicts, Capability::PidFilter, Capability::SkbIdentity,
-                         Capability::Cpu, Capability::PerCpuLoss, Capability::KernelModule})
-        EXPECT_TRUE(module.has(c) && !netlink.has(c)) << capability_name(c);
-    EXPECT_TRUE(module.has(Capability::LegacyRuleEvents) && netlink.has(Capability::LegacyRuleEvents));
-    // nf_tables rule events: the netlink backend's own listener (the module
-    // backend's side is not done yet).
-    EXPECT_TRUE(netlink.has(Capability::NftRuleEvents));
+                         Capability::Cpu, Capability::PerCpuLoss})
+        EXPECT_TRUE(module.has(c) && bpf.has(c) && !netlink.has(c)) << capability_name(c);
+    // Only the module backend inserts a module (--kmod).
+    EXPECT_TRUE(module.has(Capability::KernelModule));
+    EXPECT_FALSE(bpf.has(Capability::KernelModule) || netlink.has(Capability::KernelModule));
+    for (const auto& caps : {module, bpf, netlink})
+        EXPECT_TRUE(caps.has(Capability::LegacyRuleEvents));
+    // nf_tables rule events: the nf_tables trace listener, which the bpf and
+    // netlink backends set up (the module backend's side is not done yet).
+    EXPECT_TRUE(netlink.has(Capability::NftRuleEvents) && bpf.has(Capability::NftRuleEvents));
     EXPECT_FALSE(module.has(Capability::NftRuleEvents));
-    EXPECT_EQ(r.find("bpf"), nullptr);
+    EXPECT_TRUE(bpf.has(Capability::NftChainVerdicts) && module.has(Capability::NftChainVerdicts));
 }

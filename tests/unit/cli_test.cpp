@@ -217,7 +217,7 @@ TEST(Cli, EveryInvalidValueIsOneClearLine) {
         {{"-B", "-4"}, "invalid buffer size"},
         {{"-B", "512M"}, "buffer size '512M'"},
         {{"-B", "99999999999999K"}, "too large"},
-        {{"--backend", "ebpf"}, "unknown backend 'ebpf' for --backend: want auto, module or netlink"},
+        {{"--backend", "ebpf"}, "unknown backend 'ebpf' for --backend: want auto, module, bpf or netlink"},
         {{"--kmod", ""}, "empty path for --kmod"},
         {{"--kmod", "/x.ko", "--backend", "netlink"}, "--kmod has no effect"},
         {{"--ready-file", ""}, "empty path for --ready-file"},
