@@ -656,6 +656,17 @@ int kprobe_nf_log_trace(struct pt_regs *ctx)
 /* ------------------------------------------------------------------ */
 /* nft_do_chain(const struct nft_pktinfo *pkt, void *priv = nft_chain)  */
 
+/* The table that marks packets for the bpf backend (ITR_OWN_NFT_TABLE). */
+static __always_inline int itr_is_own_table(const char *name)
+{
+	const char own[] = ITR_OWN_NFT_TABLE;
+
+	for (int i = 0; i < (int)sizeof(own); i++)
+		if (name[i] != own[i])
+			return 0;
+	return 1;
+}
+
 SEC("kprobe/nft_do_chain")
 int kprobe_nft_do_chain(struct pt_regs *ctx)
 {
@@ -789,6 +800,10 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 	if (table)
 		itr_read_name(ev->table, sizeof(ev->table), itr_nft_table_name(table), &flags);
 	itr_read_name(ev->chain, sizeof(ev->chain), itr_nft_chain_name(chain), &flags);
+	/* Our own marking chain answers nobody's question (and would cost a
+	 * perf sample per traced packet). */
+	if (itr_cfg.mode == ITR_MODE_KPROBES && ev->pf == ITR_NFPROTO_INET && itr_is_own_table(ev->table))
+		return 0;
 	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
 	ev->flags = flags;
 	itr_event_send(ctx, ev);

@@ -174,6 +174,9 @@ ITR_STATIC_ASSERT(sizeof(struct itr_config) == 48, "itr_config layout");
  * who set it. */
 #define ITR_MODE_MODULE 0
 #define ITR_MODE_KPROBES 1
+/* The nftables table (family inet) that marks packets in ITR_MODE_KPROBES:
+ * its chain's calls are not reported. */
+#define ITR_OWN_NFT_TABLE "iptables_trace"
 
 /* Per-CPU counters the BPF side keeps (map "stats", an array of __u64),
  * numbered from their one list in counters.h. */

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "iptables_trace/result.hpp"
 #include "iptables_trace/sys.hpp"
@@ -57,6 +58,9 @@ public:
     NetnsFinder();
     uint32_t own() const { return own_ino_; }
     Result<Fd> open(uint32_t inode);
+    // Every network namespace a bind mount or a process holds now, ours
+    // included, by inode (each remembered for open()).
+    std::vector<uint32_t> all();
 
 private:
     Fd try_open(const std::string& path, uint32_t inode) const;

@@ -1,8 +1,9 @@
 // The bpf backend: what the module backend reports, with no module.
 //
 // Marking: the netlink backend's nftables table sets nf_trace on the
-// filtered packets only, in front of every hook of one netns (-N's, else
-// ours). Untraced packets pay no marking, unlike the original's.
+// filtered packets only, in front of every hook of -N's netns, else of
+// every netns that exists at start. Untraced packets pay no marking,
+// unlike the original's.
 // Table calls: kprobe + kretprobe on ipt_do_table / ip6t_do_table (the
 // same BPF object as the module backend, ITR_MODE_KPROBES). Kprobes, not
 // fentry/fexit: 5.10 has no module BTF for ip_tables, and one mechanism on
@@ -27,6 +28,7 @@
 #include "iptables_trace/event_merge.hpp"
 #include "iptables_trace/filter.hpp"
 #include "iptables_trace/netlink_backend.hpp"
+#include "iptables_trace/netns.hpp"
 #include "iptables_trace/options.hpp"
 #include "iptables_trace/preflight.hpp"
 #include "iptables_trace/resources.hpp"
@@ -43,16 +45,29 @@ namespace {
 
 using Skel = SkelPtr<struct iptables_trace_bpf>;
 
-// The netlink backend's table, in the family that sees both IPv4 and IPv6.
-constexpr const char* kOwnTable = "iptables_trace";
-constexpr uint32_t kNfprotoInet = 1;
-
 uint64_t mono_now()
 {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
 }
+
+// What the marking of each further netns says, less what the first one
+// said already (the no-filter warning).
+class OnceMore final : public Diagnostics {
+public:
+    explicit OnceMore(Diagnostics& to) : to_(to) {}
+    void notice(std::string_view line) override
+    {
+        if (line.rfind("warning: no filter given", 0) != 0)
+            to_.notice(line);
+    }
+    void error(const Error& e) override { to_.error(e); }
+    void log(std::string_view text) override { to_.log(text); }
+
+private:
+    Diagnostics& to_;
+};
 
 class BpfBackend final : public TraceBackend {
 public:
@@ -65,8 +80,11 @@ public:
         // Held events want the next drain soon, not after a full wait.
         if (merge_.held() > 0 && timeout_ms > 10)
             timeout_ms = 10;
-        pollfd p[2] = {{stream_->epoll_fd(), POLLIN, 0}, {nl_.fd, POLLIN, 0}};
-        const int r = ::poll(p, 2, timeout_ms);
+        std::vector<pollfd> p;
+        p.push_back({stream_->epoll_fd(), POLLIN, 0});
+        for (const auto& n : nl_)
+            p.push_back({n.fd, POLLIN, 0});
+        const int r = ::poll(p.data(), p.size(), timeout_ms);
         if (r < 0 && errno != EINTR)
             return Error{"poll: " + errno_text(errno), ""};
         return pass_on(on_event, on_lost, false);
@@ -90,7 +108,10 @@ public:
     std::string summary() const override
     {
         std::ostringstream s;
-        s << stream_->totals() << "; nf_tables trace: " << nl_.backend->summary() << "; bpf:";
+        s << stream_->totals();
+        for (const auto& n : nl_)
+            s << "; nf_tables trace in netns " << n.netns << ": " << n.backend->summary();
+        s << "; bpf:";
         for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
             s << ' ' << kBpfStatNames[k] << '=' << stat(k);
         return s.str();
@@ -104,7 +125,7 @@ public:
     // log), the table modules we loaded, and last libbpf's log hook.
     LibbpfLog log_;
     std::optional<ModprobedModule> ip_tables_, ip6_tables_;
-    netlink::Embedded nl_;
+    std::vector<netlink::Embedded> nl_;  // one per marked netns
     Skel skel_;
     std::vector<LinkPtr> links_;
     std::unique_ptr<PerfEventStream> stream_;
@@ -118,15 +139,11 @@ private:
             if (nft_rules_)
                 on_event(ev);
         };
-        if (auto st = nl_.backend->drain(nft_rule, on_lost); !st)
-            return st;
+        for (auto& n : nl_)
+            if (auto st = n.backend->drain(nft_rule, on_lost); !st)
+                return st;
         merge_.release(on_event);
-        EventFn offer = [&](TraceEvent& ev) {
-            // Our own marking chain is no answer to anyone's question.
-            if (ev.kind == EventKind::Nft && ev.pf == kNfprotoInet && ev.table == kOwnTable)
-                return;
-            merge_.offer(ev, on_event);
-        };
+        EventFn offer = [&](TraceEvent& ev) { merge_.offer(ev, on_event); };
         auto st = stream_->drain(offer, on_lost);
         if (last)
             merge_.flush(on_event);
@@ -136,16 +153,13 @@ private:
     EventMerge merge_;
 };
 
-Result<Skel> load_programs(const Options& opts, const Layouts& l, uint32_t netns, const KernelFacts& f,
-                           Diagnostics& diag)
+Result<Skel> load_programs(const Options& opts, const Layouts& l, std::optional<uint32_t> netns,
+                           const KernelFacts& f, Diagnostics& diag)
 {
     auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
     if (!cfg)
         return cfg.error();
     cfg->mode = ITR_MODE_KPROBES;
-    // Marking is per netns: so is what we report.
-    cfg->has_netns = 1;
-    cfg->netns = netns;
     auto configure = [&](struct iptables_trace_bpf& skel) {
         skel.rodata->itr_cfg = *cfg;
         auto* p = &skel.progs;
@@ -196,13 +210,37 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
     const Layouts layouts = table_layouts(f, diag);
     clock.mark("signatures");
 
-    auto nl = netlink::start_embedded(opts, diag);
-    if (!nl)
-        return nl.error();
-    be->nl_ = std::move(*nl);
-    clock.mark("nftables marking, logger binding, nf_tables trace listener");
+    // Marking, and with it rule lines, is per netns: -N's, else ours and
+    // every other one that exists now (each gets the table and the logger
+    // binding; one that refuses them is said and left out).
+    auto own = netlink::start_embedded(opts, diag);
+    if (!own)
+        return own.error();
+    const uint64_t own_netns = own->netns;
+    be->nl_.push_back(std::move(*own));
+    if (!opts.netns) {
+        NetnsFinder finder;
+        OnceMore quieter(diag);
+        for (uint32_t ino : finder.all()) {
+            if (ino == own_netns)
+                continue;
+            Options in = opts;
+            in.netns = NetnsSpec{NetnsSpec::Kind::Inode, ino, std::to_string(ino)};
+            auto other = netlink::start_embedded(in, quieter);
+            if (!other) {
+                diag.notice("netns " + std::to_string(ino) + ": no rule lines there: " + other.error().what);
+                continue;
+            }
+            be->nl_.push_back(std::move(*other));
+        }
+    }
+    clock.mark("nftables marking, logger binding, nf_tables trace listener (" + std::to_string(be->nl_.size()) +
+               " netns)");
 
-    auto skel = load_programs(opts, layouts, uint32_t(be->nl_.netns), f, diag);
+    std::optional<uint32_t> only;
+    if (opts.netns)
+        only = uint32_t(own_netns);
+    auto skel = load_programs(opts, layouts, only, f, diag);
     if (!skel)
         return skel.error();
     be->skel_ = std::move(*skel);
@@ -293,7 +331,11 @@ public:
             return 1;
         LibbpfLog log(&diag);
         const Layouts l = table_layouts(f, diag);
-        auto skel = load_programs(opts, l, 0, f, diag);
+        std::optional<uint32_t> netns;
+        if (opts.netns)
+            if (auto ns = open_netns(*opts.netns))
+                netns = ns->inode;
+        auto skel = load_programs(opts, l, netns, f, diag);
         KernelBtf::release_shared();
         if (!skel) {
             out << "verifier: FAIL: " << skel.error().what << "\n";

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "iptables_trace/event.h"
 #include "iptables_trace/netlink_decode.hpp"
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/result.hpp"
@@ -21,7 +22,7 @@ struct mnl_socket;
 
 namespace itr::netlink {
 
-inline constexpr const char* kTableName = "iptables_trace";
+inline constexpr const char* kTableName = ITR_OWN_NFT_TABLE;  // the bpf backend's programs know it too
 inline constexpr const char* kStateDir = "/run/iptables-trace";
 
 // An owned libmnl socket.

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <charconv>
 #include <optional>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace itr {
@@ -176,6 +178,27 @@ Result<Fd> NetnsFinder::open(uint32_t inode)
     }
     return Error{"no network namespace has inode " + std::to_string(inode),
                  "no process lives in it and no bind mount under /run/netns holds it"};
+}
+
+std::vector<uint32_t> NetnsFinder::all()
+{
+    std::vector<std::string> candidates;
+    for (const char* dir : {"/run/netns", "/var/run/netns"})
+        list_dir(dir, candidates);
+    list_proc(candidates);
+    std::vector<uint32_t> out;
+    std::unordered_set<uint32_t> seen;
+    for (const std::string& p : candidates) {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0 || st.st_dev != nsfs_dev_ || st.st_ino > UINT32_MAX)
+            continue;
+        const auto ino = static_cast<uint32_t>(st.st_ino);
+        if (seen.insert(ino).second) {
+            hint_[ino] = p;
+            out.push_back(ino);
+        }
+    }
+    return out;
 }
 
 Fd NetnsFinder::try_open(const std::string& path, uint32_t inode) const

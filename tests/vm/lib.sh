@@ -238,10 +238,20 @@ settle() { sleep "${1:-1}"; }
 
 module_loaded() { grep -q '^iptables_trace ' /proc/modules; }
 pins_left() { ls -d /sys/fs/bpf/iptables-trace* 2>/dev/null; }
-# assert_clean WHAT: no module, no pins
+# assert_clean WHAT: no module, no pins; in this netns no nft table of
+# ours, no state file, and the IPv4/IPv6 loggers not left on nfnetlink_log
+# (they are bound to it only by a running netlink or bpf backend)
 assert_clean() {
 	module_loaded && fail "$1: module iptables_trace still loaded"
 	[ -z "$(pins_left)" ] || fail "$1: pins left in bpffs: $(pins_left)"
+	if command -v nft >/dev/null 2>&1 && nft list table inet iptables_trace >/dev/null 2>&1; then
+		fail "$1: nft table inet iptables_trace left behind"
+	fi
+	ls /run/iptables-trace/*.state >/dev/null 2>&1 && fail "$1: state file left: $(ls /run/iptables-trace/*.state)"
+	for _pf in 2 10; do
+		[ "$(cat /proc/sys/net/netfilter/nf_log/$_pf 2>/dev/null)" = nfnetlink_log ] &&
+			fail "$1: nf_log/$_pf left bound to nfnetlink_log"
+	done
 	return 0
 }
 
