@@ -108,12 +108,14 @@ public:
     std::string summary() const override
     {
         std::ostringstream s;
-        s << stream_->totals();
-        for (const auto& n : nl_)
-            s << "; nf_tables trace in netns " << n.netns << ": " << n.backend->summary();
-        s << "; bpf:";
+        // The perf totals lead, "events N, lost N;" as every BPF backend
+        // says them; the nf_tables listeners' own come last, in brackets.
+        s << stream_->totals() << "; bpf:";
         for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
             s << ' ' << kBpfStatNames[k] << '=' << stat(k);
+        s << "; nf_tables trace:";
+        for (size_t i = 0; i < nl_.size(); i++)
+            s << (i ? ", " : " ") << "netns " << nl_[i].netns << " (" << nl_[i].backend->summary() << ")";
         return s.str();
     }
 
@@ -327,7 +329,10 @@ public:
             if (c.name != "root")  // said once already
                 checks.push_back(std::move(c));
         write_checks(out, checks);
-        if (first_fatal(checks))
+        // The verifier's answer is worth having even where something else
+        // is missing (a kernel without kprobes still verifies).
+        const bool fatal = first_fatal(checks).has_value();
+        if (!f.vmlinux_btf || !f.is_root)
             return 1;
         LibbpfLog log(&diag);
         const Layouts l = table_layouts(f, diag);
@@ -342,8 +347,8 @@ public:
             return 1;
         }
         out << "verifier (programs loaded, nothing attached; attached as kprobes at start)\n";
-        report_programs((*skel)->obj, out, "not used on this kernel");
-        return 0;
+        report_programs((*skel)->obj, out, "not used by this backend or on this kernel");
+        return fatal ? 1 : 0;
     }
 
     void release_probe_state() const override { KernelBtf::release_shared(); }

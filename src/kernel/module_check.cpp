@@ -75,7 +75,7 @@ int module_check(const Options& opts, std::ostream& out, Diagnostics& diag)
         return 1;
     }
     out << "verifier (programs loaded, nothing attached)\n";
-    report_programs((*skel)->obj, out, "nft_do_chain absent");
+    report_programs((*skel)->obj, out, "not used by this backend, or nft_do_chain absent");
     return 0;
 }
 
