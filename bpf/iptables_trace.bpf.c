@@ -306,7 +306,7 @@ static __always_inline int itr_table_entry(struct pt_regs *ctx, __u32 skb_i, __u
 	if (!itr_cfg.has_netns)
 		netns = itr_state_netns(state);
 	pkt->netns = netns;
-	if (itr_skb_nf_trace(skb))
+	if (itr_cfg.mode == ITR_MODE_MODULE && itr_skb_nf_trace(skb))
 		ps.flags |= itr_own_trace(st, depth, (__u64)skb);
 
 	fr->skb = (__u64)skb;
@@ -802,7 +802,7 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 	itr_read_name(ev->chain, sizeof(ev->chain), itr_nft_chain_name(chain), &flags);
 	/* Our own marking chain answers nobody's question (and would cost a
 	 * perf sample per traced packet). */
-	if (itr_cfg.mode == ITR_MODE_KPROBES && ev->pf == ITR_NFPROTO_INET && itr_is_own_table(ev->table))
+	if (itr_cfg.mode != ITR_MODE_MODULE && ev->pf == ITR_NFPROTO_INET && itr_is_own_table(ev->table))
 		return 0;
 	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
 	ev->flags = flags;

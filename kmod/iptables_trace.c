@@ -182,6 +182,10 @@ MODULE_PARM_DESC(has_ip6, "1 when ip6t_do_table is probed (read-only)");
  * one: only a module whose owner has closed the file is stale.
  */
 static atomic_t itr_owned = ATOMIC_INIT(0); /* the file is open */
+static int nft_marked;
+module_param_named(ITR_PARAM_NFT_MARKED, nft_marked, int, 0444);
+ITR_PARM_DESC(ITR_PARAM_NFT_MARKED, "1: our nftables table marks the filtered packets before the tables; their nf_trace is ours");
+
 static int armed;
 module_param_named(ITR_PARAM_ARMED, armed, int, 0444);
 ITR_PARM_DESC(ITR_PARAM_ARMED, "1 while the owner holds the owner file open and packets are marked (read-only)");
@@ -313,6 +317,11 @@ ITR_PARM_DESC(ITR_PARAM_MISSED, "probe hits lost: no free kretprobe instance, or
  */
 #define ITR_SLOTS 8
 #define ITR_SLOT_OWN_TRACE 1UL
+/* nft_marked: the nf_trace the packet came with is our nftables table's
+ * mark, not an administrator's: restored as the packet's own value (later
+ * nf_tables chains keep tracing it) but silenced like one we set. */
+#define ITR_SLOT_NFT_MARK 2UL
+#define ITR_SLOT_FLAGS (ITR_SLOT_OWN_TRACE | ITR_SLOT_NFT_MARK)
 
 static DEFINE_PER_CPU(unsigned long[ITR_SLOTS], itr_slots);
 
@@ -348,7 +357,7 @@ static unsigned long *itr_slot_find_on(unsigned int cpu, const void *skb,
 
 		if (&slots[i] == skip)
 			continue;
-		if (v && (v & ~ITR_SLOT_OWN_TRACE) == (unsigned long)skb)
+		if (v && (v & ~ITR_SLOT_FLAGS) == (unsigned long)skb)
 			return &slots[i];
 	}
 	return NULL;
@@ -424,6 +433,13 @@ static int itr_table_entry(struct itr_table_probe *tp,
 		itr_slot_release(cpu, slot);
 		itr_count(skipped);
 		return 1;
+	}
+
+	/* Accepted by the filter, and our nftables table marks exactly what
+	 * the filter accepts: a mark it came with is ours. */
+	if (READ_ONCE(nft_marked) && (val & ITR_SLOT_OWN_TRACE)) {
+		val |= ITR_SLOT_NFT_MARK;
+		WRITE_ONCE(per_cpu(itr_slots, cpu)[slot], val);
 	}
 
 	/* The same skb inside one of our own outer calls (a target that walks
@@ -511,7 +527,7 @@ static int itr_log_pre(struct kprobe *p, struct pt_regs *regs)
 		return 0;
 
 	itr_run(itr_log_prog, regs);
-	if (READ_ONCE(*slot) & ITR_SLOT_OWN_TRACE) {
+	if ((READ_ONCE(*slot) & ITR_SLOT_FLAGS) == ITR_SLOT_OWN_TRACE) {
 		itr_count(admin_passed);
 	} else {
 		regs->si = NFPROTO_UNSPEC;
@@ -534,7 +550,7 @@ static int itr_trace_tg_pre(struct kprobe *p, struct pt_regs *regs)
 	unsigned long *slot = itr_slot_find((const void *)regs->di, NULL);
 
 	if (slot) {
-		WRITE_ONCE(*slot, READ_ONCE(*slot) | ITR_SLOT_OWN_TRACE);
+		WRITE_ONCE(*slot, (READ_ONCE(*slot) | ITR_SLOT_OWN_TRACE) & ~ITR_SLOT_NFT_MARK);
 		itr_count(admin_traced);
 	}
 	return 0;

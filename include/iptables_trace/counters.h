@@ -52,6 +52,7 @@
 #define ITR_PARAM_IP6T_SKB_ARG ip6t_skb_arg /* in: skb argument of ip6t_do_table */
 #define ITR_PARAM_NFT_DO_CHAIN_ADDR nft_do_chain_addr /* out: where nft_do_chain is */
 #define ITR_PARAM_MISSED missed             /* out: probe hits the kernel lost */
+#define ITR_PARAM_NFT_MARKED nft_marked     /* in: 1 when our nft table marks packets */
 #define ITR_PARAM_ARMED armed               /* out: 1 while the owner file is held open */
 #define ITR_PARAM_OWNER_PID owner_pid       /* out: who armed the module (0 before) */
 #define ITR_PARAM_OWNER_START owner_start   /* out: its start time, /proc/PID/stat field 22 */

@@ -174,8 +174,11 @@ ITR_STATIC_ASSERT(sizeof(struct itr_config) == 48, "itr_config layout");
  * who set it. */
 #define ITR_MODE_MODULE 0
 #define ITR_MODE_KPROBES 1
-/* The nftables table (family inet) that marks packets in ITR_MODE_KPROBES:
- * its chain's calls are not reported. */
+/* The module runs them, and our nftables table marks the filtered packets
+ * before the tables (for nf_tables rule events): nf_trace on entry is ours. */
+#define ITR_MODE_MODULE_NFT 2
+/* The nftables table (family inet) that marks packets in ITR_MODE_KPROBES
+ * and ITR_MODE_MODULE_NFT: its chain's calls are not reported. */
 #define ITR_OWN_NFT_TABLE "iptables_trace"
 
 /* Per-CPU counters the BPF side keeps (map "stats", an array of __u64),

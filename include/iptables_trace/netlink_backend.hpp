@@ -29,7 +29,12 @@ struct Embedded {
     int fd = -1;         // readable when events wait
     uint64_t netns = 0;  // inode of the netns it marks and listens in
 };
-Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag);
+// bind_logger false: the marking table and the nf_tables listener only, for
+// a backend that keeps legacy TRACE out of the kernel log itself (module).
+Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag, bool bind_logger = true);
+// start_embedded in -N's netns, else in ours and in every other netns that
+// exists now (one that refuses is said on diag and left out; ours first).
+Result<std::vector<Embedded>> start_marking(const Options& opts, Diagnostics& diag, bool bind_logger);
 // What that set-up needs of this machine (root, nfnetlink_log, nf_log,
 // nf_tables, filters nftables can express).
 std::vector<Check> marking_requirements(const Options& opts);

@@ -24,8 +24,8 @@
 #include <sstream>
 
 #include "event_stream.hpp"
+#include "merged_stream.hpp"
 #include "iptables_trace/counter_names.hpp"
-#include "iptables_trace/event_merge.hpp"
 #include "iptables_trace/filter.hpp"
 #include "iptables_trace/netlink_backend.hpp"
 #include "iptables_trace/netns.hpp"
@@ -45,30 +45,6 @@ namespace {
 
 using Skel = SkelPtr<struct iptables_trace_bpf>;
 
-uint64_t mono_now()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
-
-// What the marking of each further netns says, less what the first one
-// said already (the no-filter warning).
-class OnceMore final : public Diagnostics {
-public:
-    explicit OnceMore(Diagnostics& to) : to_(to) {}
-    void notice(std::string_view line) override
-    {
-        if (line.rfind("warning: no filter given", 0) != 0)
-            to_.notice(line);
-    }
-    void error(const Error& e) override { to_.error(e); }
-    void log(std::string_view text) override { to_.log(text); }
-
-private:
-    Diagnostics& to_;
-};
-
 class BpfBackend final : public TraceBackend {
 public:
     explicit BpfBackend(Diagnostics& diag) : log_(&diag) {}
@@ -77,22 +53,12 @@ public:
 
     Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override
     {
-        // Held events want the next drain soon, not after a full wait.
-        if (merge_.held() > 0 && timeout_ms > 10)
-            timeout_ms = 10;
-        std::vector<pollfd> p;
-        p.push_back({stream_->epoll_fd(), POLLIN, 0});
-        for (const auto& n : nl_)
-            p.push_back({n.fd, POLLIN, 0});
-        const int r = ::poll(p.data(), p.size(), timeout_ms);
-        if (r < 0 && errno != EINTR)
-            return Error{"poll: " + errno_text(errno), ""};
-        return pass_on(on_event, on_lost, false);
+        return merged_->poll(timeout_ms, on_event, on_lost, nft_rules_);
     }
 
     Status drain(const EventFn& on_event, const LostFn& on_lost) override
     {
-        return pass_on(on_event, on_lost, true);
+        return merged_->drain(on_event, on_lost, nft_rules_);
     }
 
     uint64_t take_unreported_lost() override
@@ -131,28 +97,9 @@ public:
     Skel skel_;
     std::vector<LinkPtr> links_;
     std::unique_ptr<PerfEventStream> stream_;
+    std::optional<MergedStream> merged_;
     bool nft_rules_ = true;  // false with -p: nf_tables names no task
 
-private:
-    Status pass_on(const EventFn& on_event, const LostFn& on_lost, bool last)
-    {
-        merge_.begin_drain(mono_now());
-        EventFn nft_rule = [&](TraceEvent& ev) {
-            if (nft_rules_)
-                on_event(ev);
-        };
-        for (auto& n : nl_)
-            if (auto st = n.backend->drain(nft_rule, on_lost); !st)
-                return st;
-        merge_.release(on_event);
-        EventFn offer = [&](TraceEvent& ev) { merge_.offer(ev, on_event); };
-        auto st = stream_->drain(offer, on_lost);
-        if (last)
-            merge_.flush(on_event);
-        return st;
-    }
-
-    EventMerge merge_;
 };
 
 Result<Skel> load_programs(const Options& opts, const Layouts& l, std::optional<uint32_t> netns,
@@ -212,30 +159,11 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
     const Layouts layouts = table_layouts(f, diag);
     clock.mark("signatures");
 
-    // Marking, and with it rule lines, is per netns: -N's, else ours and
-    // every other one that exists now (each gets the table and the logger
-    // binding; one that refuses them is said and left out).
-    auto own = netlink::start_embedded(opts, diag);
-    if (!own)
-        return own.error();
-    const uint64_t own_netns = own->netns;
-    be->nl_.push_back(std::move(*own));
-    if (!opts.netns) {
-        NetnsFinder finder;
-        OnceMore quieter(diag);
-        for (uint32_t ino : finder.all()) {
-            if (ino == own_netns)
-                continue;
-            Options in = opts;
-            in.netns = NetnsSpec{NetnsSpec::Kind::Inode, ino, std::to_string(ino)};
-            auto other = netlink::start_embedded(in, quieter);
-            if (!other) {
-                diag.notice("netns " + std::to_string(ino) + ": no rule lines there: " + other.error().what);
-                continue;
-            }
-            be->nl_.push_back(std::move(*other));
-        }
-    }
+    auto marks = netlink::start_marking(opts, diag, true);
+    if (!marks)
+        return marks.error();
+    be->nl_ = std::move(*marks);
+    const uint64_t own_netns = be->nl_.front().netns;
     clock.mark("nftables marking, logger binding, nf_tables trace listener (" + std::to_string(be->nl_.size()) +
                " netns)");
 
@@ -277,6 +205,10 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
     if (!stream)
         return stream.error();
     be->stream_ = std::move(*stream);
+    std::vector<SideSource> sides;
+    for (auto& n : be->nl_)
+        sides.push_back({n.backend.get(), n.fd});
+    be->merged_.emplace(*be->stream_, std::move(sides));
     if (opts.pid) {
         be->nft_rules_ = false;
         diag.notice("note: with -p, nf_tables rule lines are not shown: nf_tables reports them without the task "

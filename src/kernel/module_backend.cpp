@@ -1,7 +1,9 @@
 // The module backend: BPF programs (CO-RE, from the skeleton) pinned in
 // bpffs, run by our kernel module from its kprobes on ipt_do_table /
 // ip6t_do_table / nf_log_trace; nft_do_chain probed through perf kprobes (at
-// the address the module reports, else by name). This file puts the steps
+// the address the module reports, else by name); nf_tables rules from
+// nf_tables' own trace events, the packets marked for them by the netlink
+// backend's nftables table (no logger binding: the module silences). This file puts the steps
 // together; each step has its own file (module_image, module_bpf,
 // kprobe_attach, module_check).
 #include "iptables_trace/module_backend.hpp"
@@ -13,6 +15,8 @@
 #include <sstream>
 
 #include "event_stream.hpp"
+#include "merged_stream.hpp"
+#include "iptables_trace/netlink_backend.hpp"
 #include "iptables_trace/counter_names.hpp"
 #include "iptables_trace/kmod_image.hpp"
 #include "iptables_trace/netns.hpp"
@@ -45,10 +49,13 @@ public:
 
     Status poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost) override
     {
-        return stream_->poll(timeout_ms, on_event, on_lost);
+        return merged_->poll(timeout_ms, on_event, on_lost, nft_rules_);
     }
 
-    Status drain(const EventFn& on_event, const LostFn& on_lost) override { return stream_->drain(on_event, on_lost); }
+    Status drain(const EventFn& on_event, const LostFn& on_lost) override
+    {
+        return merged_->drain(on_event, on_lost, nft_rules_);
+    }
 
     // Every failed bpf_perf_event_output() is counted by our programs
     // (output_err); the perf buffer reports the same losses only when a
@@ -72,15 +79,21 @@ public:
         s << "; bpf:";
         for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
             s << ' ' << kBpfStatNames[k] << '=' << stat(k);
+        if (!nl_.empty()) {
+            s << "; nf_tables trace:";
+            for (size_t i = 0; i < nl_.size(); i++)
+                s << (i ? ", " : " ") << "netns " << nl_[i].netns << " (" << nl_[i].backend->summary() << ")";
+        }
         return s.str();
     }
 
     uint64_t stat(uint32_t key) const { return percpu_sum(bpf_map__fd(skel_->maps.stats), key); }
 
     // Acquisition order; destruction runs in reverse: the perf buffer and
-    // links go first, then the module (it runs the pinned programs), then the
-    // pins, the skeleton, the table modules we modprobed, and last libbpf's
-    // log hook.
+    // links go first, then the nftables marking (while the module still
+    // silences what it marked), then the module (it runs the pinned
+    // programs), the pins, the skeleton, the table modules we modprobed,
+    // and last libbpf's log hook.
     LibbpfLog log_;
     std::optional<ModprobedModule> ip_tables_, ip6_tables_, xt_trace_;
     ModuleSkel skel_;
@@ -88,8 +101,11 @@ public:
     std::optional<PinDir> pins_;
     std::optional<LoadedModule> kmod_;
     Fd owner_;  // the module marks packets only while this is open
+    std::vector<netlink::Embedded> nl_;  // nftables marking and listeners, one per netns
     std::vector<LinkPtr> links_;
     std::unique_ptr<PerfEventStream> stream_;
+    std::optional<MergedStream> merged_;
+    bool nft_rules_ = true;  // false with -p: nf_tables names no task
 };
 
 Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, Diagnostics& diag)
@@ -129,7 +145,16 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
             return ns.error();
         netns = ns->inode;
     }
-    auto skel = load_module_programs(opts, *layouts, netns, f.nft_do_chain, diag);
+    // nf_tables rules (nfttrace= lines) need the packets marked before the
+    // first nf_tables chain: our nftables table does it, where nf_tables
+    // answers and the filters fit its rules.
+    std::string no_marking;
+    if (!f.nft_do_chain)
+        no_marking = "nf_tables is not loaded";
+    else if (auto bad = first_fatal(netlink::marking_requirements(opts)))
+        no_marking = bad->detail;
+    const bool nft_marked = no_marking.empty();
+    auto skel = load_module_programs(opts, *layouts, netns, f.nft_do_chain, nft_marked, diag);
     if (!skel)
         return skel.error();
     be->skel_ = std::move(*skel);
@@ -152,7 +177,7 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
         return st.error();
     clock.mark("pinning");
 
-    auto mod = LoadedModule::insert(img->bytes, module_params(kPinDir, *layouts), ITR_MODULE_NAME);
+    auto mod = LoadedModule::insert(img->bytes, module_params(kPinDir, *layouts, nft_marked), ITR_MODULE_NAME);
     if (!mod)
         return mod.error();
     be->kmod_.emplace(std::move(*mod));
@@ -168,6 +193,19 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     clock.mark("module insertion (probes registered)");
     if (auto st = maybe_fail("module"); !st)
         return st.error();
+
+    // After the module is armed: from the first mark on, it silences what
+    // the legacy tables log for our packets.
+    if (nft_marked) {
+        auto marks = netlink::start_marking(opts, diag, false);
+        if (marks)
+            be->nl_ = std::move(*marks);
+        else
+            no_marking = marks.error().what;
+        clock.mark("nftables marking and nf_tables trace listeners (" + std::to_string(be->nl_.size()) + " netns)");
+    }
+    if (!no_marking.empty())
+        diag.notice("note: no nf_tables rule lines (nfttrace=): " + no_marking);
 
     bool nft_by_address = false;
     if (f.nft_do_chain) {
@@ -185,6 +223,14 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     if (!stream)
         return stream.error();
     be->stream_ = std::move(*stream);
+    std::vector<SideSource> sides;
+    for (auto& n : be->nl_)
+        sides.push_back({n.backend.get(), n.fd});
+    be->merged_.emplace(*be->stream_, std::move(sides));
+    if (opts.pid && !be->nl_.empty()) {
+        be->nft_rules_ = false;
+        diag.notice("note: with -p, nf_tables rule lines are not shown: nf_tables reports them without the task");
+    }
     clock.mark(nft_by_address ? "nft probes (by address) and perf buffer" : "nft probes and perf buffer");
     if (auto st = maybe_fail("attach"); !st)
         return st.error();
@@ -197,9 +243,9 @@ public:
 
     Capabilities capabilities() const override
     {
-        return {Capability::TableVerdicts, Capability::LegacyRuleEvents, Capability::NftChainVerdicts,
-                Capability::PidFilter,     Capability::SkbIdentity,      Capability::Cpu,
-                Capability::PerCpuLoss,    Capability::KernelModule};
+        return {Capability::TableVerdicts, Capability::LegacyRuleEvents, Capability::NftRuleEvents,
+                Capability::NftChainVerdicts, Capability::PidFilter, Capability::SkbIdentity,
+                Capability::Cpu, Capability::PerCpuLoss, Capability::KernelModule};
     }
 
     std::optional<std::string> probe(const Options& opts) const override

@@ -8,11 +8,12 @@
 namespace itr {
 
 Result<ModuleSkel> load_module_programs(const Options& opts, const Layouts& l, std::optional<uint32_t> netns,
-                                        bool nft, Diagnostics& diag)
+                                        bool nft, bool nft_marked, Diagnostics& diag)
 {
     auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
     if (!cfg)
         return cfg.error();
+    cfg->mode = nft_marked ? ITR_MODE_MODULE_NFT : ITR_MODE_MODULE;
     auto configure = [&](struct iptables_trace_bpf& skel) {
         skel.rodata->itr_cfg = *cfg;
         bpf_program__set_autoload(skel.progs.kprobe_nft_do_chain, nft);

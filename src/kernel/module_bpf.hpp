@@ -20,8 +20,9 @@ namespace itr {
 using ModuleSkel = SkelPtr<struct iptables_trace_bpf>;
 
 // nft: load the nft_do_chain programs too (the function exists).
+// nft_marked: our nftables table marks the filtered packets (ITR_MODE_MODULE_NFT).
 Result<ModuleSkel> load_module_programs(const Options& opts, const Layouts& l, std::optional<uint32_t> netns,
-                                        bool nft, Diagnostics& diag);
+                                        bool nft, bool nft_marked, Diagnostics& diag);
 
 // Pins the programs the module runs (the ip6t ones when ip6t_do_table is
 // probed) under the names event.h gives them.

@@ -69,7 +69,7 @@ int module_check(const Options& opts, std::ostream& out, Diagnostics& diag)
         netns = ns->inode;
     }
     LibbpfLog log(&diag);
-    auto skel = load_module_programs(opts, *layouts, netns, f.nft_do_chain, diag);
+    auto skel = load_module_programs(opts, *layouts, netns, f.nft_do_chain, f.nft_do_chain, diag);
     if (!skel) {
         out << "verifier: FAIL: " << skel.error().what << "\n";
         return 1;

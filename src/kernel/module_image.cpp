@@ -109,12 +109,13 @@ bool same_layout(const itr_arg_layout& a, const itr_arg_layout& b)
     return a.valid == b.valid && (!a.valid || (a.skb == b.skb && a.state == b.state && a.table == b.table));
 }
 
-std::string module_params(const std::string& pin_dir, const Layouts& l)
+std::string module_params(const std::string& pin_dir, const Layouts& l, bool nft_marked)
 {
     return std::string(ITR_NAME(ITR_PARAM_PIN_DIR) "=") + pin_dir +
            " " ITR_NAME(ITR_PARAM_ABI) "=" + std::to_string(ITR_ABI_VERSION) +
            " " ITR_NAME(ITR_PARAM_IPT_SKB_ARG) "=" + std::to_string(l.ipt.skb) +
-           " " ITR_NAME(ITR_PARAM_IP6T_SKB_ARG) "=" + std::to_string(l.ip6t.valid ? l.ip6t.skb : 0);
+           " " ITR_NAME(ITR_PARAM_IP6T_SKB_ARG) "=" + std::to_string(l.ip6t.valid ? l.ip6t.skb : 0) +
+           " " ITR_NAME(ITR_PARAM_NFT_MARKED) "=" + (nft_marked ? "1" : "0");
 }
 
 }  // namespace itr

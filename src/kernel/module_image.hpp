@@ -45,7 +45,8 @@ Result<Layouts> layouts_from_btf(const KernelFacts& f);
 Result<Layouts> detect_layouts(const ModuleImage& img, const KernelFacts& f);
 bool same_layout(const itr_arg_layout& a, const itr_arg_layout& b);
 
-// "pin_dir=... abi=N ipt_skb_arg=N ip6t_skb_arg=N" for the insertion.
-std::string module_params(const std::string& pin_dir, const Layouts& l);
+// "pin_dir=... abi=N ipt_skb_arg=N ip6t_skb_arg=N nft_marked=B" for the
+// insertion (nft_marked: our nftables table marks the filtered packets).
+std::string module_params(const std::string& pin_dir, const Layouts& l, bool nft_marked);
 
 }  // namespace itr

@@ -117,6 +117,7 @@ public:
     std::optional<ModprobedModule> nflog_module_;  // when nfnetlink_log had to be loaded
     NetnsHandle ns_;
     std::optional<NflogGroup> nflog_;
+    MnlSocket plain_;  // Tuning::logger false: nf_tables trace only, no nflog group
     Fd ifsock_;  // AF_UNIX socket in the traced netns, for SIOCGIFNAME
     std::optional<StateFile> state_;
     std::optional<LoggerBinding> logger_;
@@ -179,7 +180,7 @@ void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const
 
 Status NetlinkBackend::poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost)
 {
-    const int fd = nflog_->fd();
+    const int fd = fd_;
     pollfd p{fd, POLLIN, 0};
     const int r = ::poll(&p, 1, timeout_ms);
     if (r < 0)
@@ -259,7 +260,7 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     auto be = std::make_unique<NetlinkBackend>();
     // Debian builds nfnetlink_log as a module that nothing loads before the
     // first NFLOG user; unloaded again at exit if we loaded it.
-    if (access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0) {
+    if (tuning.logger && access("/proc/net/netfilter/nfnetlink_log", F_OK) != 0) {
         auto m = ModprobedModule::ensure("nfnetlink_log");
         if (!m)
             return Error{"netlink backend: " + m.error().what, ""};
@@ -282,57 +283,73 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     for (const auto& n : notices)
         diag.notice(n);
 
-    be->legacy_records_ = tuning.legacy_records;
-    auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes, tuning.legacy_records);
-    if (!nflog)
-        return nflog.error();
-    be->nflog_.emplace(std::move(*nflog));
+    be->legacy_records_ = tuning.legacy_records && tuning.logger;
+    int fd = -1;
+    if (tuning.logger) {
+        auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes, tuning.legacy_records);
+        if (!nflog)
+            return nflog.error();
+        be->nflog_.emplace(std::move(*nflog));
+        fd = be->nflog_->fd();
+    } else {
+        auto sock = open_netfilter_socket();
+        if (!sock)
+            return sock.error();
+        be->plain_ = std::move(*sock);
+        fd = be->plain_.fd();
+        if (tuning.rcvbuf_bytes > 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &tuning.rcvbuf_bytes, sizeof tuning.rcvbuf_bytes) < 0)
+            (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tuning.rcvbuf_bytes, sizeof tuning.rcvbuf_bytes);
+    }
     // nf_tables' own trace (iptables-nft and native rulesets) on the same
     // socket: one receive queue keeps the kernel's order between the legacy
     // TRACE records and the nf_tables events of a packet. The kernel sends
     // nf_tables trace only while a listener exists in the packet's netns:
     // this socket, which lives in the traced netns.
     if (const int group = NFNLGRP_NFTRACE;
-        setsockopt(be->nflog_->fd(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0)
+        setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0)
         return Error{"subscribe to nf_tables trace events (NFNLGRP_NFTRACE): " + errno_text(errno), ""};
+    be->fd_ = fd;
 
     be->ifsock_ = Fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!be->ifsock_)
         return Error{"socket(AF_UNIX): " + errno_text(errno), ""};
 
-    auto prev2 = read_nf_log(2);
-    if (!prev2)
-        return prev2.error();
-    auto prev10 = read_nf_log(10);
-    if (!prev10)
-        return prev10.error();
-    StateRecord rec{getpid(), process_start_time(getpid()).value_or(0), be->ns_.inode, *prev2, *prev10};
-    auto state = StateFile::write(rec);
-    if (!state)
-        return state.error();
-    be->state_.emplace(std::move(*state));
+    if (tuning.logger) {
+        auto prev2 = read_nf_log(2);
+        if (!prev2)
+            return prev2.error();
+        auto prev10 = read_nf_log(10);
+        if (!prev10)
+            return prev10.error();
+        StateRecord rec{getpid(), process_start_time(getpid()).value_or(0), be->ns_.inode, *prev2, *prev10};
+        auto state = StateFile::write(rec);
+        if (!state)
+            return state.error();
+        be->state_.emplace(std::move(*state));
 
-    auto logger = LoggerBinding::bind(*prev2, *prev10);
-    if (!logger)
-        return logger.error();
-    be->logger_.emplace(std::move(*logger));
+        auto logger = LoggerBinding::bind(*prev2, *prev10);
+        if (!logger)
+            return logger.error();
+        be->logger_.emplace(std::move(*logger));
+    }
 
     auto table = NftTraceTable::create(*rules, owner_comment());
     if (!table)
         return table.error();
     be->table_.emplace(std::move(*table));
 
-    be->fd_ = be->nflog_->fd();
     if (filter_is_empty(opts))
         diag.notice("warning: no filter given: every packet in this netns is traced, which slows every packet "
                     "down");
     return std::unique_ptr<TraceBackend>(std::move(be));
 }
 
-Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag)
+Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag, bool bind_logger)
 {
     Tuning t;
     t.legacy_records = false;
+    t.logger = bind_logger;
     auto be = make_backend(opts, t, diag);
     if (!be)
         return be.error();
@@ -342,6 +359,54 @@ Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag)
     e.netns = nl->netns_inode();
     e.backend = std::move(*be);
     return e;
+}
+
+namespace {
+
+// What the set-up of each further netns says, less what the first one said
+// already (the no-filter warning).
+class OnceMore final : public Diagnostics {
+public:
+    explicit OnceMore(Diagnostics& to) : to_(to) {}
+    void notice(std::string_view line) override
+    {
+        if (line.rfind("warning: no filter given", 0) != 0)
+            to_.notice(line);
+    }
+    void error(const Error& e) override { to_.error(e); }
+    void log(std::string_view text) override { to_.log(text); }
+
+private:
+    Diagnostics& to_;
+};
+
+}  // namespace
+
+Result<std::vector<Embedded>> start_marking(const Options& opts, Diagnostics& diag, bool bind_logger)
+{
+    std::vector<Embedded> out;
+    auto own = start_embedded(opts, diag, bind_logger);
+    if (!own)
+        return own.error();
+    const uint64_t own_netns = own->netns;
+    out.push_back(std::move(*own));
+    if (opts.netns)
+        return out;
+    NetnsFinder finder;
+    OnceMore quieter(diag);
+    for (uint32_t ino : finder.all()) {
+        if (ino == own_netns)
+            continue;
+        Options in = opts;
+        in.netns = NetnsSpec{NetnsSpec::Kind::Inode, ino, std::to_string(ino)};
+        auto other = start_embedded(in, quieter, bind_logger);
+        if (!other) {
+            diag.notice("netns " + std::to_string(ino) + ": no rule lines there: " + other.error().what);
+            continue;
+        }
+        out.push_back(std::move(*other));
+    }
+    return out;
 }
 
 std::vector<Check> marking_requirements(const Options& opts) { return requirements(opts); }

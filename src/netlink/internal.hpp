@@ -173,6 +173,9 @@ struct Tuning {
     // False: group 0's TRACE records are not decoded (another backend reads
     // legacy rules from nf_log_trace itself); only nf_tables events pass.
     bool legacy_records = true;
+    // False: no logger binding, no nflog group 0, no state file; nf_tables
+    // trace events only (the module backend silences legacy TRACE itself).
+    bool logger = true;
 };
 // The backend with explicit tuning (the probe driver uses it to compare
 // buffer sizes).

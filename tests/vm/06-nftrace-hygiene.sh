@@ -5,9 +5,10 @@
 #  - our own packets log nothing to dmesg;
 #  - a packet that does not match the filter never gets nf_trace (the module's
 #    "marked" counter does not move for it);
-#  - nothing of ours stays on the packet after the table: an nftables chain
-#    after the iptables filter table sees no nf_trace on our packets
-#    (nft monitor trace stays silent for them; a positive control shows it works).
+#  - only the packets asked about carry nf_trace into nf_tables (how nf_tables
+#    reports its rules, nfttrace= lines): nft monitor trace, beside the
+#    tracer, sees port 7777 and never the packets the filter leaves out (a
+#    positive control shows it works).
 # itr-timeout: 200
 . "${ITR_LIB:-${0%/*}/lib.sh}"
 needs kernel-module
@@ -84,7 +85,8 @@ assert_match dmesg-new.txt 'TRACE: filter:INPUT:rule:1 .*DPT=9999' "the administ
 assert_no_match dmesg-new.txt 'TRACE: .*DPT=7777' "our packets log no TRACE line"
 assert_no_match dmesg-new.txt 'TRACE: .*DPT=6666' "unmatched packets log no TRACE line"
 assert_match monitor.txt 'dport 9998' "positive control: nft monitor trace sees nftrace packets"
-assert_no_match monitor.txt 'dport 7777' "our packets carry no nf_trace after the iptables table"
+assert_no_match monitor.txt 'dport 6666' "packets the filter leaves out carry no nf_trace"
+assert_match trace 'U:127\.0\.0\.1:40052->127\.0\.0\.1:7777 .*nfttrace=\[family=ip table=itr6 chain=out rulenum=2 ' "the nftables chain's counter rule, seen by nf_tables' own trace"
 # The exit summary keeps the final counters visible.
 fm=$(summary_counter trace.err marked)
 [ -n "$fm" ] || fail "no 'module: marked=N ...' summary on stderr"
