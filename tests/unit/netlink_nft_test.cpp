@@ -13,6 +13,7 @@
 
 using namespace itr;
 using namespace itr::netlink;
+using itr::nft::testing::dumped_handle;
 using itr::nft::testing::MsgBuilder;
 using itr::nft::testing::read_hex_messages;
 using itr::nft::testing::read_text;
@@ -70,10 +71,12 @@ TEST_P(NetlinkNftOnKernel, IptablesNftUserChainFromCapturedBytes) {
     // 10.77.0.2: INPUT jumps to BLOCK, which drops it; 10.77.0.3: BLOCK
     // ends (back to INPUT), INPUT's policy accepts. The base chain's own
     // end is left out (its policy follows); the marking table is not shown.
+    const std::string jump = std::to_string(dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "INPUT", 1));
+    const std::string drop = std::to_string(dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "BLOCK", 1));
     const std::vector<std::string> want = {
-        "nfttrace=[family=ip table=filter chain=INPUT rulenum=? handle=3 verdict=JUMP:BLOCK]",
-        "nfttrace=[family=ip table=filter chain=BLOCK rulenum=? handle=4 verdict=DROP]",
-        "nfttrace=[family=ip table=filter chain=INPUT rulenum=? handle=3 verdict=JUMP:BLOCK]",
+        "nfttrace=[family=ip table=filter chain=INPUT rulenum=? handle=" + jump + " verdict=JUMP:BLOCK]",
+        "nfttrace=[family=ip table=filter chain=BLOCK rulenum=? handle=" + drop + " verdict=DROP]",
+        "nfttrace=[family=ip table=filter chain=INPUT rulenum=? handle=" + jump + " verdict=JUMP:BLOCK]",
         "nfttrace=[family=ip table=filter chain=BLOCK rulenum=return verdict=RETURN]",
         "nfttrace=[family=ip table=filter chain=INPUT rulenum=policy verdict=ACCEPT]",
     };
@@ -162,7 +165,8 @@ TEST_P(NetlinkNftOnKernel, ColumnLineOfACapturedEvent) {
     make_column_sink(out, so)->event(ev);
     const std::string line = out.str();
     EXPECT_NE(line.find(" I_request:10.77.0.2->10.77.0.1 "), std::string::npos) << line;
-    EXPECT_NE(line.find("nfttrace=[family=ip table=filter chain=BLOCK rulenum=1 handle=4 verdict=DROP] "
+    const std::string drop = std::to_string(dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "BLOCK", 1));
+    EXPECT_NE(line.find("nfttrace=[family=ip table=filter chain=BLOCK rulenum=1 handle=" + drop + " verdict=DROP] "
                         "rule=\"-A BLOCK -s 10.77.0.2/32 -j DROP\"\n"),
               std::string::npos)
         << line;

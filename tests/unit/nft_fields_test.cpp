@@ -69,16 +69,19 @@ INSTANTIATE_TEST_SUITE_P(Captured, NftFieldsOnKernel, ::testing::ValuesIn(t::ker
 
 TEST_P(NftFieldsOnKernel, IptablesNftUserChainGolden) {
     const std::string mark = "ip saddr { 10.77.0.2, 10.77.0.3 } icmp type echo-request meta nftrace set 1";
+    // The filter table's handles are the kernel's (3 and 4 on 6.18, 7 and 8 on 5.10).
+    const std::string jump = std::to_string(t::dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "INPUT", 1));
+    const std::string drop = std::to_string(t::dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "BLOCK", 1));
     std::vector<std::string> want = {
         // 10.77.0.2: INPUT -> BLOCK -> DROP
         "family=inet table=itr_mark chain=pre rulenum=1 handle=3 verdict=CONTINUE rule=\"" + mark + "\"",
         "family=inet table=itr_mark chain=pre rulenum=policy verdict=ACCEPT rule=\"policy accept\"",
-        "family=ip table=filter chain=INPUT rulenum=1 handle=3 verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
-        "family=ip table=filter chain=BLOCK rulenum=1 handle=4 verdict=DROP rule=\"-A BLOCK -s 10.77.0.2/32 -j DROP\"",
+        "family=ip table=filter chain=INPUT rulenum=1 handle=" + jump + " verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
+        "family=ip table=filter chain=BLOCK rulenum=1 handle=" + drop + " verdict=DROP rule=\"-A BLOCK -s 10.77.0.2/32 -j DROP\"",
         // 10.77.0.3: BLOCK returns, INPUT's policy
         "family=inet table=itr_mark chain=pre rulenum=1 handle=3 verdict=CONTINUE rule=\"" + mark + "\"",
         "family=inet table=itr_mark chain=pre rulenum=policy verdict=ACCEPT rule=\"policy accept\"",
-        "family=ip table=filter chain=INPUT rulenum=1 handle=3 verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
+        "family=ip table=filter chain=INPUT rulenum=1 handle=" + jump + " verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
         "family=ip table=filter chain=BLOCK rulenum=return verdict=RETURN rule=\"return\"",
         "family=ip table=filter chain=INPUT rulenum=policy verdict=ACCEPT rule=\"policy ACCEPT\"",
     };

@@ -84,6 +84,14 @@ std::vector<uint64_t> handles_of(const KernelRuleOrder& o, uint8_t family, const
     return out;
 }
 
+// The kernel's handle of the Nth rule of an ip filter chain (they differ by
+// kernel in the first netns a guest makes: see t::dumped_handle).
+uint64_t filter_handle(const std::string& kernel, const std::string& scenario, const std::string& chain, size_t n) {
+    const uint64_t h = t::dumped_handle(kernel, scenario, 2, "filter", chain, n);
+    EXPECT_NE(h, 0u) << kernel << " " << scenario << " " << chain << " " << n;
+    return h;
+}
+
 bool has_note(const RuleIndex& idx, const std::string& part) {
     for (const auto& n : idx.notes)
         if (n.find(part) != std::string::npos) return true;
@@ -115,14 +123,14 @@ TEST_P(NftListingOnKernel, IptablesNftTableAsNftListsIt) {
     ASSERT_NE(block, nullptr);
     EXPECT_FALSE(block->hook);
     ASSERT_EQ(block->rules.size(), 1u);
-    EXPECT_EQ(block->rules[0].handle, 4u);
+    EXPECT_EQ(block->rules[0].handle, filter_handle(k, "ipt-input-user-chain", "BLOCK", 1));
     EXPECT_EQ(block->rules[0].text, "ip saddr 10.77.0.2 counter drop");
     const ListedChain* input = f->find("INPUT");
     ASSERT_NE(input, nullptr);
     EXPECT_EQ(input->hook, "input");
     EXPECT_EQ(input->policy, "accept");
     ASSERT_EQ(input->rules.size(), 1u);
-    EXPECT_EQ(input->rules[0].handle, 3u);
+    EXPECT_EQ(input->rules[0].handle, filter_handle(k, "ipt-input-user-chain", "INPUT", 1));
     EXPECT_EQ(input->rules[0].text, "meta l4proto icmp counter jump BLOCK");
     const ListedTable* mark = l.find(1, "itr_mark");
     ASSERT_NE(mark, nullptr);
@@ -232,12 +240,12 @@ TEST_P(NftDumpOnKernel, MalformedMessagesAreErrors) {
 TEST_P(NftRuleIndexOnKernel, IptablesNftRulesReadAsIptablesNftSaveShowsThem) {
     const std::string& k = GetParam();
     RuleIndex idx = index_of("ipt-input-user-chain", k);
-    RuleAnswer jump = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 3));
+    RuleAnswer jump = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, filter_handle(k, "ipt-input-user-chain", "INPUT", 1)));
     EXPECT_EQ(jump.status, AnswerStatus::Ok);
     EXPECT_EQ(jump.rulenum, 1u);
     EXPECT_EQ(jump.text, "-A INPUT -p icmp -j BLOCK");
     EXPECT_EQ(jump.syntax, TextSyntax::Iptables);
-    RuleAnswer drop = lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, 4));
+    RuleAnswer drop = lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, filter_handle(k, "ipt-input-user-chain", "BLOCK", 1)));
     EXPECT_EQ(drop.rulenum, 1u);
     EXPECT_EQ(drop.text, "-A BLOCK -s 10.77.0.2/32 -j DROP");
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Policy, std::nullopt, 1)).text, "policy ACCEPT");
@@ -282,14 +290,15 @@ TEST_P(NftRuleIndexOnKernel, ACommentFakingRulesInIptablesNftSaveIsNotBelieved) 
     const std::string& k = GetParam();
     // --comment 'say "hi"\n-A INPUT -j DROP\n\t\tip saddr 10.77.0.9 drop # handle 99'
     RuleIndex idx = index_of("ipt-comment", k);
-    RuleAnswer udp = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 5));
+    RuleAnswer udp = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, filter_handle(k, "ipt-comment", "INPUT", 2)));
     EXPECT_EQ(udp.status, AnswerStatus::Ok);
     EXPECT_EQ(udp.rulenum, 2u);  // the kernel's position, not shifted by the fake line
     EXPECT_EQ(udp.syntax, TextSyntax::Nft);  // iptables-nft-save shows 3 rules where the kernel has 2
     EXPECT_EQ(udp.text, "meta l4proto udp  counter accept");
     EXPECT_TRUE(has_note(idx, "filter/INPUT: iptables-nft-save does not show its 2 rules"));
     // Its neighbour chain keeps the iptables text.
-    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, 4)).text, "-A BLOCK -s 10.77.0.2/32 -j DROP");
+    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, filter_handle(k, "ipt-comment", "BLOCK", 1))).text,
+              "-A BLOCK -s 10.77.0.2/32 -j DROP");
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 99)).status, AnswerStatus::NoRule);
     for (const auto& [key, table] : idx.tables)
         for (const auto& [name, chain] : table.chains)
@@ -300,17 +309,14 @@ TEST_P(NftRuleIndexOnKernel, IncompatibleTableFallsBackToNftText) {
     const std::string& k = GetParam();
     RuleIndex idx = index_of("ipt-incompatible", k);
     EXPECT_TRUE(has_note(idx, "ip filter: not in iptables-nft-save's output"));
-    // The native rule's handle as this kernel gave it: 6 on 6.18, 8 on 6.1
-    // (handles are the kernel's to give, not the script's).
-    const auto input = handles_of(dump_of("ipt-incompatible", k).order, 2, "filter", "INPUT");
-    ASSERT_EQ(input.size(), 3u);
-    EXPECT_EQ(input[0], 3u);
-    EXPECT_EQ(input[1], 5u);
-    RuleAnswer ct = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, input[2]));
+    // The native rule's handle as this kernel gave it: 6 on 6.18, 8 on 6.1,
+    // 12 on 5.10 (nft_ct loaded on demand: the batch replayed).
+    RuleAnswer ct = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, filter_handle(k, "ipt-incompatible", "INPUT", 3)));
     EXPECT_EQ(ct.rulenum, 3u);
     EXPECT_EQ(ct.text, "ct state established accept");
     EXPECT_EQ(ct.syntax, TextSyntax::Nft);
-    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, 4)).text, "ip saddr 10.77.0.2 counter drop");
+    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, filter_handle(k, "ipt-incompatible", "BLOCK", 1))).text,
+              "ip saddr 10.77.0.2 counter drop");
     // Policies keep the iptables spelling: the table is iptables-nft's.
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Policy, std::nullopt, 1)).text, "policy ACCEPT");
 }

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "iptables_trace/nft_rules.hpp"
+
 namespace itr::nft::testing {
 
 inline std::string nft_data_dir() { return std::string(ITR_TEST_DATA_DIR) + "/nft-trace"; }
@@ -84,6 +86,23 @@ inline std::string kernel_param_name(const ::testing::TestParamInfo<std::string>
 // <dir>/<kernel>/<name>
 inline std::string kernel_file(const std::string& kernel, const std::string& name) {
     return nft_data_dir() + "/" + kernel + "/" + name;
+}
+
+// The handle the kernel gave the Nth rule (1-based) of a chain, read from a
+// scenario's NFT_MSG_GETRULE dump; 0 when there is none. Handles are the
+// kernel's to give: when a rule needs a module that is not loaded yet, the
+// kernel aborts the batch, loads the module and has it replayed, and the
+// aborted attempt has spent handles (the first iptables-nft rules of a fresh
+// 5.10 guest got 7 and 8 where 6.18 gave 3 and 4). Tests name those rules by
+// position.
+inline uint64_t dumped_handle(const std::string& kernel, const std::string& scenario, uint8_t family,
+                              const std::string& table, const std::string& chain, size_t n) {
+    size_t seen = 0;
+    for (const auto& m : read_hex_messages(kernel_file(kernel, scenario + ".dump.hex"))) {
+        auto r = decode_rule_message(m);
+        if (r.ok() && r->family == family && r->table == table && r->chain == chain && ++seen == n) return r->handle;
+    }
+    return 0;
 }
 
 // Every captured trace: <dir>/<kernel>/<scenario>.trace.hex, sorted.
