@@ -90,11 +90,10 @@ inline std::string kernel_file(const std::string& kernel, const std::string& nam
 
 // The handle the kernel gave the Nth rule (1-based) of a chain, read from a
 // scenario's NFT_MSG_GETRULE dump; 0 when there is none. Handles are the
-// kernel's to give: when a rule needs a module that is not loaded yet, the
-// kernel aborts the batch, loads the module and has it replayed, and the
-// aborted attempt has spent handles (the first iptables-nft rules of a fresh
-// 5.10 guest got 7 and 8 where 6.18 gave 3 and 4). Tests name those rules by
-// position.
+// kernel's to give: the first iptables-nft rules of a fresh 5.10 guest got 7
+// and 8 where 6.18 gave 3 and 4 (likely a batch aborted and replayed while a
+// module loaded on demand, the aborted pass having spent handles). Tests name
+// those rules by position.
 inline uint64_t dumped_handle(const std::string& kernel, const std::string& scenario, uint8_t family,
                               const std::string& table, const std::string& chain, size_t n) {
     size_t seen = 0;

@@ -389,6 +389,13 @@ protected:
     }
 };
 
+// The kernels of scripts/vm/kernels.conf and the host's: a directory lost
+// would otherwise just run fewer instances.
+TEST(NftTraceFixtures, EveryKernelOfTheMatrixIsCaptured) {
+    const auto dirs = itr::nft::testing::kernel_dirs();
+    EXPECT_EQ(dirs, (std::vector<std::string>{"5.10", "6.1", "6.12", "6.18"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Captured, NftTraceOnKernel, ::testing::ValuesIn(itr::nft::testing::kernel_dirs()),
                          itr::nft::testing::kernel_param_name);
 
