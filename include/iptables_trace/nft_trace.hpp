@@ -35,8 +35,9 @@ enum class TraceType : uint32_t { Policy = 1, Return = 2, Rule = 3 };
 //   Policy the base chain's policy decided.
 // Up to 6.6 the end of a chain is TYPE=RETURN without a handle and an
 // explicit `return` is TYPE=RETURN with its handle; since 6.7 both arrive as
-// TYPE=RULE, the end with verdict continue and no handle (seen on 6.18, see
-// tests/unit/data/nft-trace/6.18). Both forms map to the same kinds.
+// TYPE=RULE, the end with verdict continue and no handle (both forms in real
+// bytes: tests/unit/data/nft-trace/{5.10,6.1} and {6.12,6.18}). Both forms
+// map to the same kinds.
 enum class HitKind { Rule, Return, Policy };
 
 // Verdict codes: the netfilter ones (NF_*) and the nf_tables ones (NFT_*)

@@ -2,7 +2,7 @@
 # Pack the guest initramfs for one kernel of the VM test bed.
 #
 #   scripts/vm/mkinitramfs.sh KEY -o OUT.cpio.gz [--binary PATH] [--timeout SECS]
-#                             [--extra FILE]... SCENARIO...
+#                             [--extra FILE]... [--add HOST=GUEST]... SCENARIO...
 #
 # KEY must have been fetched (scripts/vm/fetch-kernel.sh KEY). The archive holds
 # busybox-static (every applet linked), the netfilter/veth/nftables modules of
@@ -12,13 +12,15 @@
 # tests/vm/lib.sh and the scenarios under /itr/scenarios/, and scripts/vm/init.
 # --timeout is the per-scenario default (a scenario may say "# itr-timeout: N").
 # --extra FILE copies a host file (e.g. a library) to the same path in the guest.
+# --add HOST=GUEST copies a host file to the path GUEST in the guest (with the
+# libraries it needs), e.g. the tools of scripts/vm/capture-nft-fixtures.sh.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-usage() { echo "usage: $0 KEY -o OUT [--binary PATH] [--timeout SECS] [--extra FILE]... SCENARIO..." >&2; exit 2; }
+usage() { echo "usage: $0 KEY -o OUT [--binary PATH] [--timeout SECS] [--extra FILE]... [--add HOST=GUEST]... SCENARIO..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 KEY=$1; shift
-OUTFILE="" BINARY="" TIMEOUT=120 EXTRAS=() SCENARIOS=()
+OUTFILE="" BINARY="" TIMEOUT=120 EXTRAS=() ADDS=() SCENARIOS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o) OUTFILE=$2; shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$2; shift 2 ;;
 	--backends) BACKENDS=$2; shift 2 ;;
 	--extra) EXTRAS+=("$2"); shift 2 ;;
+	--add) case $2 in *=/*) ADDS+=("$2") ;; *) usage ;; esac; shift 2 ;;
 	-h|--help) usage ;;
 	-*) echo "$0: unknown option $1" >&2; usage ;;
 	*) SCENARIOS+=("$1"); shift ;;
@@ -117,6 +120,10 @@ if [ -n "$BINARY" ]; then
 	copy_exe "$BINARY" /usr/local/bin/iptables-trace
 fi
 for f in "${EXTRAS[@]}"; do copy_exe "$f"; done
+for a in "${ADDS[@]}"; do
+	[ -f "${a%%=*}" ] || vm_die "--add ${a%%=*}: no such file"
+	copy_exe "${a%%=*}" "${a#*=}"
+done
 
 # Glibc's loader finds libraries in /usr/lib/x86_64-linux-gnu without a cache.
 cp "$BUSYBOX" "$STAGE/bin/busybox"

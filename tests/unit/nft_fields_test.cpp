@@ -23,8 +23,8 @@ std::string line_of(const NftLineFields& f) {
 // The captured state of one scenario's netns as a ruleset source.
 class CapturedSource : public NftRulesetSource {
 public:
-    explicit CapturedSource(const std::string& scenario) {
-        const std::string dir = t::nft_data_dir() + "/6.18/" + scenario;
+    CapturedSource(const std::string& kernel, const std::string& scenario) {
+        const std::string dir = t::kernel_file(kernel, scenario);
         auto msgs = t::read_hex_messages(dir + ".dump.hex");
         snap_.generation = *decode_gen_message(msgs.at(0));
         for (size_t i = 1; i < msgs.size(); ++i) snap_.order.add(*decode_rule_message(msgs[i]));
@@ -42,11 +42,11 @@ private:
     uint64_t now_ = 0;
 };
 
-std::vector<std::string> pipeline(const std::string& scenario) {
-    NftRuleText text(std::make_unique<CapturedSource>(scenario));
+std::vector<std::string> pipeline(const std::string& kernel, const std::string& scenario) {
+    NftRuleText text(std::make_unique<CapturedSource>(kernel, scenario));
     TraceCorrelator corr;
     std::vector<std::string> out;
-    for (const auto& bytes : t::read_hex_messages(t::nft_data_dir() + "/6.18/" + scenario + ".trace.hex")) {
+    for (const auto& bytes : t::read_hex_messages(t::kernel_file(kernel, scenario + ".trace.hex"))) {
         auto m = decode_trace_message(bytes);
         EXPECT_TRUE(m.ok());
         if (!m.ok()) continue;
@@ -58,28 +58,38 @@ std::vector<std::string> pipeline(const std::string& scenario) {
     return out;
 }
 
+// The same lines from every kernel's bytes: the scripts make the same
+// rulesets (same handles), and each kernel's forms of a chain's end and of
+// an explicit return give the same fields.
+class NftFieldsOnKernel : public ::testing::TestWithParam<std::string> {};
+
 }  // namespace
 
-TEST(NftFields, IptablesNftUserChainGolden) {
+INSTANTIATE_TEST_SUITE_P(Captured, NftFieldsOnKernel, ::testing::ValuesIn(t::kernel_dirs()), t::kernel_param_name);
+
+TEST_P(NftFieldsOnKernel, IptablesNftUserChainGolden) {
     const std::string mark = "ip saddr { 10.77.0.2, 10.77.0.3 } icmp type echo-request meta nftrace set 1";
+    // The filter table's handles are the kernel's (3 and 4 on 6.18, 7 and 8 on 5.10).
+    const std::string jump = std::to_string(t::dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "INPUT", 1));
+    const std::string drop = std::to_string(t::dumped_handle(GetParam(), "ipt-input-user-chain", 2, "filter", "BLOCK", 1));
     std::vector<std::string> want = {
         // 10.77.0.2: INPUT -> BLOCK -> DROP
         "family=inet table=itr_mark chain=pre rulenum=1 handle=3 verdict=CONTINUE rule=\"" + mark + "\"",
         "family=inet table=itr_mark chain=pre rulenum=policy verdict=ACCEPT rule=\"policy accept\"",
-        "family=ip table=filter chain=INPUT rulenum=1 handle=3 verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
-        "family=ip table=filter chain=BLOCK rulenum=1 handle=4 verdict=DROP rule=\"-A BLOCK -s 10.77.0.2/32 -j DROP\"",
+        "family=ip table=filter chain=INPUT rulenum=1 handle=" + jump + " verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
+        "family=ip table=filter chain=BLOCK rulenum=1 handle=" + drop + " verdict=DROP rule=\"-A BLOCK -s 10.77.0.2/32 -j DROP\"",
         // 10.77.0.3: BLOCK returns, INPUT's policy
         "family=inet table=itr_mark chain=pre rulenum=1 handle=3 verdict=CONTINUE rule=\"" + mark + "\"",
         "family=inet table=itr_mark chain=pre rulenum=policy verdict=ACCEPT rule=\"policy accept\"",
-        "family=ip table=filter chain=INPUT rulenum=1 handle=3 verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
+        "family=ip table=filter chain=INPUT rulenum=1 handle=" + jump + " verdict=JUMP:BLOCK rule=\"-A INPUT -p icmp -j BLOCK\"",
         "family=ip table=filter chain=BLOCK rulenum=return verdict=RETURN rule=\"return\"",
         "family=ip table=filter chain=INPUT rulenum=policy verdict=ACCEPT rule=\"policy ACCEPT\"",
     };
-    EXPECT_EQ(pipeline("ipt-input-user-chain"), want);
+    EXPECT_EQ(pipeline(GetParam(), "ipt-input-user-chain"), want);
 }
 
-TEST(NftFields, NativeTableGolden) {
-    auto got = pipeline("inet-native");
+TEST_P(NftFieldsOnKernel, NativeTableGolden) {
+    auto got = pipeline(GetParam(), "inet-native");
     auto has = [&](const std::string& line) { return std::find(got.begin(), got.end(), line) != got.end(); };
     EXPECT_TRUE(has("family=inet table=itr_fw chain=input rulenum=2 handle=9 verdict=JUMP:icmp_in "
                     "rule=\"meta l4proto { icmp, ipv6-icmp } counter jump icmp_in comment \"icmp # handle 99\"\""));
@@ -97,7 +107,7 @@ TEST(NftFields, NativeTableGolden) {
                     "rule=\"ip saddr @blocked4 counter drop comment \"blocked by the set\"\""));
 }
 
-TEST(NftFields, DockerForwardGolden) {
+TEST_P(NftFieldsOnKernel, DockerForwardGolden) {
     const std::string mark = "family=inet table=itr_mark chain=pre rulenum=1 handle=3 verdict=CONTINUE "
                              "rule=\"ip saddr 10.77.0.2 udp dport { 7001, 7002 } meta nftrace set 1\"";
     const std::string accept = "family=inet table=itr_mark chain=pre rulenum=policy verdict=ACCEPT rule=\"policy accept\"";
@@ -120,7 +130,7 @@ TEST(NftFields, DockerForwardGolden) {
     want.insert(want.end(), head.begin(), head.end());
     want.push_back("family=ip table=filter chain=DOCKER rulenum=return verdict=RETURN rule=\"return\"");
     want.push_back("family=ip table=filter chain=FORWARD rulenum=policy verdict=DROP rule=\"policy DROP\"");
-    EXPECT_EQ(pipeline("ipt-forward-docker"), want);
+    EXPECT_EQ(pipeline(GetParam(), "ipt-forward-docker"), want);
 }
 
 TEST(NftFields, VerdictSpellingsStaleAndUnknown) {

@@ -15,8 +15,8 @@ namespace t = itr::nft::testing;
 
 namespace {
 
-// Fixtures of one kernel's directory (6.18 unless said).
-std::string fixture(const std::string& name, const std::string& kernel = "6.18") {
+// Fixtures of one kernel's directory.
+std::string fixture(const std::string& name, const std::string& kernel) {
     std::string path = t::nft_data_dir() + "/" + kernel + "/" + name;
     EXPECT_TRUE(std::filesystem::exists(path)) << path;
     return t::read_text(path);
@@ -33,7 +33,7 @@ struct Dump {
     KernelRuleOrder order;
 };
 
-Dump dump_of(const std::string& scenario, const std::string& kernel = "6.18") {
+Dump dump_of(const std::string& scenario, const std::string& kernel) {
     Dump d;
     auto msgs = t::read_hex_messages(t::nft_data_dir() + "/" + kernel + "/" + scenario + ".dump.hex");
     EXPECT_GE(msgs.size(), 2u);
@@ -49,14 +49,14 @@ Dump dump_of(const std::string& scenario, const std::string& kernel = "6.18") {
     return d;
 }
 
-SaveText save_of(const std::string& name, const std::string& kernel = "6.18") {
+SaveText save_of(const std::string& name, const std::string& kernel) {
     std::string path = t::nft_data_dir() + "/" + kernel + "/" + name;
     if (!std::filesystem::exists(path)) return {};
     return SaveText{t::read_text(path), ""};
 }
 
 // The index the system source builds for a captured scenario.
-RuleIndex index_of(const std::string& scenario, const std::string& kernel = "6.18") {
+RuleIndex index_of(const std::string& scenario, const std::string& kernel) {
     Dump d = dump_of(scenario, kernel);
     return build_rule_index(listing_of(fixture(scenario + ".ruleset.txt", kernel)), &d.order,
                             save_of(scenario + ".ipt4.save", kernel), save_of(scenario + ".ipt6.save", kernel),
@@ -84,18 +84,37 @@ std::vector<uint64_t> handles_of(const KernelRuleOrder& o, uint8_t family, const
     return out;
 }
 
+// The kernel's handle of the Nth rule of an ip filter chain (they differ by
+// kernel in the first netns a guest makes: see t::dumped_handle).
+uint64_t filter_handle(const std::string& kernel, const std::string& scenario, const std::string& chain, size_t n) {
+    const uint64_t h = t::dumped_handle(kernel, scenario, 2, "filter", chain, n);
+    EXPECT_NE(h, 0u) << kernel << " " << scenario << " " << chain << " " << n;
+    return h;
+}
+
 bool has_note(const RuleIndex& idx, const std::string& part) {
     for (const auto& n : idx.notes)
         if (n.find(part) != std::string::npos) return true;
     return false;
 }
 
+// The tests on captured listings, dumps and saves run on every kernel's: the
+// scripts make the same rulesets, so the same handles, positions and texts.
+class NftListingOnKernel : public ::testing::TestWithParam<std::string> {};
+class NftDumpOnKernel : public ::testing::TestWithParam<std::string> {};
+class NftRuleIndexOnKernel : public ::testing::TestWithParam<std::string> {};
+
 }  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Captured, NftListingOnKernel, ::testing::ValuesIn(t::kernel_dirs()), t::kernel_param_name);
+INSTANTIATE_TEST_SUITE_P(Captured, NftDumpOnKernel, ::testing::ValuesIn(t::kernel_dirs()), t::kernel_param_name);
+INSTANTIATE_TEST_SUITE_P(Captured, NftRuleIndexOnKernel, ::testing::ValuesIn(t::kernel_dirs()), t::kernel_param_name);
 
 // ---- parsing --------------------------------------------------------------------
 
-TEST(NftListing, IptablesNftTableAsNftListsIt) {
-    NftListing l = listing_of(fixture("ipt-input-user-chain.ruleset.txt"));
+TEST_P(NftListingOnKernel, IptablesNftTableAsNftListsIt) {
+    const std::string& k = GetParam();
+    NftListing l = listing_of(fixture("ipt-input-user-chain.ruleset.txt", k));
     ASSERT_EQ(l.tables.size(), 2u);
     const ListedTable* f = l.find(2, "filter");
     ASSERT_NE(f, nullptr);
@@ -104,14 +123,14 @@ TEST(NftListing, IptablesNftTableAsNftListsIt) {
     ASSERT_NE(block, nullptr);
     EXPECT_FALSE(block->hook);
     ASSERT_EQ(block->rules.size(), 1u);
-    EXPECT_EQ(block->rules[0].handle, 4u);
+    EXPECT_EQ(block->rules[0].handle, filter_handle(k, "ipt-input-user-chain", "BLOCK", 1));
     EXPECT_EQ(block->rules[0].text, "ip saddr 10.77.0.2 counter drop");
     const ListedChain* input = f->find("INPUT");
     ASSERT_NE(input, nullptr);
     EXPECT_EQ(input->hook, "input");
     EXPECT_EQ(input->policy, "accept");
     ASSERT_EQ(input->rules.size(), 1u);
-    EXPECT_EQ(input->rules[0].handle, 3u);
+    EXPECT_EQ(input->rules[0].handle, filter_handle(k, "ipt-input-user-chain", "INPUT", 1));
     EXPECT_EQ(input->rules[0].text, "meta l4proto icmp counter jump BLOCK");
     const ListedTable* mark = l.find(1, "itr_mark");
     ASSERT_NE(mark, nullptr);
@@ -120,8 +139,9 @@ TEST(NftListing, IptablesNftTableAsNftListsIt) {
     EXPECT_EQ(l.find(10, "filter"), nullptr);
 }
 
-TEST(NftListing, NativeTableWithSetsMapsAndCommentsThatLookLikeHandles) {
-    NftListing l = listing_of(fixture("inet-native.ruleset.txt"));
+TEST_P(NftListingOnKernel, NativeTableWithSetsMapsAndCommentsThatLookLikeHandles) {
+    const std::string& k = GetParam();
+    NftListing l = listing_of(fixture("inet-native.ruleset.txt", k));
     const ListedTable* fw = l.find(1, "itr_fw");
     ASSERT_NE(fw, nullptr);
     ASSERT_EQ(fw->chains.size(), 4u);  // the set and the map are skipped
@@ -180,8 +200,9 @@ TEST(NftListing, CommentsFlowtablesAndQuotedNames) {
 
 // ---- dumps ------------------------------------------------------------------------
 
-TEST(NftDump, CapturedDumpsGiveTheKernelsOrderAndComments) {
-    Dump d = dump_of("inet-native");
+TEST_P(NftDumpOnKernel, CapturedDumpsGiveTheKernelsOrderAndComments) {
+    const std::string& k = GetParam();
+    Dump d = dump_of("inet-native", k);
     EXPECT_GT(d.generation, 0u);
     EXPECT_EQ(handles_of(d.order, 1, "itr_fw", "icmp_in"), (std::vector<uint64_t>{12, 13, 14, 15}));
     EXPECT_EQ(handles_of(d.order, 1, "itr_fw", "input"), (std::vector<uint64_t>{7, 9, 10, 11}));
@@ -191,12 +212,13 @@ TEST(NftDump, CapturedDumpsGiveTheKernelsOrderAndComments) {
     EXPECT_EQ(icmp[1].comment, "explicit return");
     EXPECT_FALSE(icmp[2].comment);
     EXPECT_EQ(d.order.chains.at({1, "itr_fw", "input"})[1].comment, "icmp # handle 99");
-    Dump f = dump_of("ipt-forward-docker");
+    Dump f = dump_of("ipt-forward-docker", k);
     EXPECT_EQ(handles_of(f.order, 2, "filter", "FORWARD"), (std::vector<uint64_t>{8, 9, 10, 11, 12, 13}));
 }
 
-TEST(NftDump, MalformedMessagesAreErrors) {
-    auto msgs = t::read_hex_messages(t::nft_data_dir() + "/6.18/ipt-input-user-chain.dump.hex");
+TEST_P(NftDumpOnKernel, MalformedMessagesAreErrors) {
+    const std::string& k = GetParam();
+    auto msgs = t::read_hex_messages(t::kernel_file(k, "ipt-input-user-chain.dump.hex"));
     ASSERT_GE(msgs.size(), 2u);
     EXPECT_FALSE(decode_rule_message(msgs[0]).ok());  // that is the generation
     EXPECT_FALSE(decode_gen_message(msgs[1]).ok());   // that is a rule
@@ -204,7 +226,7 @@ TEST(NftDump, MalformedMessagesAreErrors) {
         std::vector<uint8_t> cut(msgs[1].begin(), msgs[1].begin() + n);
         EXPECT_FALSE(decode_rule_message(cut).ok()) << n;
     }
-    auto trace = t::read_hex_messages(t::nft_data_dir() + "/6.18/ipt-input-user-chain.trace.hex");
+    auto trace = t::read_hex_messages(t::kernel_file(k, "ipt-input-user-chain.trace.hex"));
     EXPECT_FALSE(decode_rule_message(trace[0]).ok());
     auto no_handle = t::MsgBuilder(2, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE)
                          .str(NFTA_RULE_TABLE, "filter")
@@ -215,14 +237,15 @@ TEST(NftDump, MalformedMessagesAreErrors) {
 
 // ---- the index ----------------------------------------------------------------------
 
-TEST(NftRuleIndex, IptablesNftRulesReadAsIptablesNftSaveShowsThem) {
-    RuleIndex idx = index_of("ipt-input-user-chain");
-    RuleAnswer jump = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 3));
+TEST_P(NftRuleIndexOnKernel, IptablesNftRulesReadAsIptablesNftSaveShowsThem) {
+    const std::string& k = GetParam();
+    RuleIndex idx = index_of("ipt-input-user-chain", k);
+    RuleAnswer jump = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, filter_handle(k, "ipt-input-user-chain", "INPUT", 1)));
     EXPECT_EQ(jump.status, AnswerStatus::Ok);
     EXPECT_EQ(jump.rulenum, 1u);
     EXPECT_EQ(jump.text, "-A INPUT -p icmp -j BLOCK");
     EXPECT_EQ(jump.syntax, TextSyntax::Iptables);
-    RuleAnswer drop = lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, 4));
+    RuleAnswer drop = lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, filter_handle(k, "ipt-input-user-chain", "BLOCK", 1)));
     EXPECT_EQ(drop.rulenum, 1u);
     EXPECT_EQ(drop.text, "-A BLOCK -s 10.77.0.2/32 -j DROP");
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Policy, std::nullopt, 1)).text, "policy ACCEPT");
@@ -237,8 +260,9 @@ TEST(NftRuleIndex, IptablesNftRulesReadAsIptablesNftSaveShowsThem) {
     EXPECT_GT(idx.generation, 0u);
 }
 
-TEST(NftRuleIndex, DockerStyleForward) {
-    RuleIndex idx = index_of("ipt-forward-docker");
+TEST_P(NftRuleIndexOnKernel, DockerStyleForward) {
+    const std::string& k = GetParam();
+    RuleIndex idx = index_of("ipt-forward-docker", k);
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "FORWARD", HitKind::Rule, 8)).text, "-A FORWARD -j DOCKER-USER");
     RuleAnswer docker = lookup_rule(idx, hit(2, "filter", "FORWARD", HitKind::Rule, 11));
     EXPECT_EQ(docker.rulenum, 4u);
@@ -250,8 +274,9 @@ TEST(NftRuleIndex, DockerStyleForward) {
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "FORWARD", HitKind::Policy, std::nullopt, 0)).text, "policy DROP");
 }
 
-TEST(NftRuleIndex, Ip6tablesNft) {
-    RuleIndex idx = index_of("ip6t-input-user-chain");
+TEST_P(NftRuleIndexOnKernel, Ip6tablesNft) {
+    const std::string& k = GetParam();
+    RuleIndex idx = index_of("ip6t-input-user-chain", k);
     RuleAnswer a = lookup_rule(idx, hit(10, "filter", "BLOCK6", HitKind::Rule, 4));
     EXPECT_EQ(a.rulenum, 1u);
     EXPECT_EQ(a.text, "-A BLOCK6 -s fd77::2/128 -j DROP");
@@ -261,37 +286,44 @@ TEST(NftRuleIndex, Ip6tablesNft) {
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK6", HitKind::Rule, 4)).status, AnswerStatus::NoTable);
 }
 
-TEST(NftRuleIndex, ACommentFakingRulesInIptablesNftSaveIsNotBelieved) {
+TEST_P(NftRuleIndexOnKernel, ACommentFakingRulesInIptablesNftSaveIsNotBelieved) {
+    const std::string& k = GetParam();
     // --comment 'say "hi"\n-A INPUT -j DROP\n\t\tip saddr 10.77.0.9 drop # handle 99'
-    RuleIndex idx = index_of("ipt-comment");
-    RuleAnswer udp = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 5));
+    RuleIndex idx = index_of("ipt-comment", k);
+    RuleAnswer udp = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, filter_handle(k, "ipt-comment", "INPUT", 2)));
     EXPECT_EQ(udp.status, AnswerStatus::Ok);
     EXPECT_EQ(udp.rulenum, 2u);  // the kernel's position, not shifted by the fake line
     EXPECT_EQ(udp.syntax, TextSyntax::Nft);  // iptables-nft-save shows 3 rules where the kernel has 2
     EXPECT_EQ(udp.text, "meta l4proto udp  counter accept");
     EXPECT_TRUE(has_note(idx, "filter/INPUT: iptables-nft-save does not show its 2 rules"));
     // Its neighbour chain keeps the iptables text.
-    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, 4)).text, "-A BLOCK -s 10.77.0.2/32 -j DROP");
+    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, filter_handle(k, "ipt-comment", "BLOCK", 1))).text,
+              "-A BLOCK -s 10.77.0.2/32 -j DROP");
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 99)).status, AnswerStatus::NoRule);
     for (const auto& [key, table] : idx.tables)
         for (const auto& [name, chain] : table.chains)
             for (const auto& r : chain.rules) EXPECT_NE(r.text, "-A INPUT -j DROP");
 }
 
-TEST(NftRuleIndex, IncompatibleTableFallsBackToNftText) {
-    RuleIndex idx = index_of("ipt-incompatible");
+TEST_P(NftRuleIndexOnKernel, IncompatibleTableFallsBackToNftText) {
+    const std::string& k = GetParam();
+    RuleIndex idx = index_of("ipt-incompatible", k);
     EXPECT_TRUE(has_note(idx, "ip filter: not in iptables-nft-save's output"));
-    RuleAnswer ct = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 6));
+    // The native rule's handle as this kernel gave it: 6 on 6.18, 8 on 6.1,
+    // 12 on 5.10 (nft_ct loaded on demand: the batch replayed).
+    RuleAnswer ct = lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, filter_handle(k, "ipt-incompatible", "INPUT", 3)));
     EXPECT_EQ(ct.rulenum, 3u);
     EXPECT_EQ(ct.text, "ct state established accept");
     EXPECT_EQ(ct.syntax, TextSyntax::Nft);
-    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, 4)).text, "ip saddr 10.77.0.2 counter drop");
+    EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "BLOCK", HitKind::Rule, filter_handle(k, "ipt-incompatible", "BLOCK", 1))).text,
+              "ip saddr 10.77.0.2 counter drop");
     // Policies keep the iptables spelling: the table is iptables-nft's.
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Policy, std::nullopt, 1)).text, "policy ACCEPT");
 }
 
-TEST(NftRuleIndex, AFakedHandleCostsItsChainTheTextNotThePositions) {
-    RuleIndex idx = index_of("inet-native");
+TEST_P(NftRuleIndexOnKernel, AFakedHandleCostsItsChainTheTextNotThePositions) {
+    const std::string& k = GetParam();
+    RuleIndex idx = index_of("inet-native", k);
     RuleAnswer first = lookup_rule(idx, hit(1, "itr_fw", "icmp_in", HitKind::Rule, 12));
     EXPECT_EQ(first.status, AnswerStatus::Ok);
     EXPECT_EQ(first.rulenum, 1u);
@@ -308,9 +340,9 @@ TEST(NftRuleIndex, AFakedHandleCostsItsChainTheTextNotThePositions) {
 
     // The same comment without the faked handle: the multi-line text is the
     // kernel's rule, explained by its comment, and is kept whole.
-    std::string text = fixture("inet-native.ruleset.txt");
+    std::string text = fixture("inet-native.ruleset.txt", k);
     text = std::regex_replace(text, std::regex("drop # handle 98"), "drop # handel 98");
-    Dump d = dump_of("inet-native");
+    Dump d = dump_of("inet-native", k);
     RuleIndex unexplained = build_rule_index(listing_of(text), &d.order, {}, {}, d.generation);
     EXPECT_FALSE(lookup_rule(unexplained, hit(1, "itr_fw", "icmp_in", HitKind::Rule, 12)).text)
         << "the kernel's comment still says 'handle 98'";
@@ -323,8 +355,9 @@ TEST(NftRuleIndex, AFakedHandleCostsItsChainTheTextNotThePositions) {
               R"(ip saddr 10.77.0.4 return comment "explicit return")");
 }
 
-TEST(NftRuleIndex, WithoutTheKernelsOrderAChainThatRunsOverLinesGetsNothing) {
-    RuleIndex idx = build_rule_index(listing_of(fixture("inet-native.ruleset.txt")), nullptr, {}, {}, 0);
+TEST_P(NftRuleIndexOnKernel, WithoutTheKernelsOrderAChainThatRunsOverLinesGetsNothing) {
+    const std::string& k = GetParam();
+    RuleIndex idx = build_rule_index(listing_of(fixture("inet-native.ruleset.txt", k)), nullptr, {}, {}, 0);
     EXPECT_EQ(lookup_rule(idx, hit(1, "itr_fw", "icmp_in", HitKind::Rule, 12)).status, AnswerStatus::NoRule);
     EXPECT_EQ(lookup_rule(idx, hit(1, "itr_fw", "icmp_in", HitKind::Rule, 98)).status, AnswerStatus::NoRule);
     RuleAnswer a = lookup_rule(idx, hit(1, "itr_fw", "input", HitKind::Rule, 10));
@@ -396,8 +429,9 @@ TEST(NftRuleIndex, HostileCommentsGetNoTextNeverAPhantom) {
     }
 }
 
-TEST(NftRuleIndex, LookupStatuses) {
-    RuleIndex idx = index_of("ipt-input-user-chain");
+TEST_P(NftRuleIndexOnKernel, LookupStatuses) {
+    const std::string& k = GetParam();
+    RuleIndex idx = index_of("ipt-input-user-chain", k);
     EXPECT_EQ(lookup_rule(idx, hit(2, "nat", "INPUT", HitKind::Rule, 3)).status, AnswerStatus::NoTable);
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "NOPE", HitKind::Rule, 3)).status, AnswerStatus::NoChain);
     EXPECT_EQ(lookup_rule(idx, hit(2, "filter", "INPUT", HitKind::Rule, 77)).status, AnswerStatus::NoRule);
@@ -420,15 +454,14 @@ TEST(NftRuleIndex, LookupStatuses) {
 
 // ---- against nft monitor trace ----------------------------------------------------------
 
-TEST(NftRuleIndex, TextOfEveryTracedRuleIsWhatNftMonitorPrinted) {
-    size_t compared = 0;
-    for (const auto& path : t::hex_fixtures()) {
-        SCOPED_TRACE(path.string());
-        const std::string base = path.string().substr(0, path.string().size() - std::string(".trace.hex").size());
-        const std::string scenario = std::filesystem::path(base).filename();
-        const std::string kernel = path.parent_path().filename();
-        RuleIndex idx = index_of(scenario, kernel);
-        NftListing listing = listing_of(fixture(scenario + ".ruleset.txt", kernel));
+TEST_P(NftRuleIndexOnKernel, TextOfEveryTracedRuleIsWhatNftMonitorPrinted) {
+    const std::string& k = GetParam();
+    size_t compared = 0, explicit_returns = 0;
+    for (const std::string scenario : {"ipt-input-user-chain", "ipt-forward-docker", "inet-native", "ip6t-input-user-chain"}) {
+        SCOPED_TRACE(k + "/" + scenario);
+        const std::string base = t::kernel_file(k, scenario);
+        RuleIndex idx = index_of(scenario, k);
+        NftListing listing = listing_of(fixture(scenario + ".ruleset.txt", k));
         // "trace id ID FAMILY TABLE CHAIN rule TEXT (verdict V)", counters left out.
         std::vector<std::string> monitor_rules;
         std::string all = t::read_text(base + ".monitor.txt");
@@ -436,15 +469,21 @@ TEST(NftRuleIndex, TextOfEveryTracedRuleIsWhatNftMonitorPrinted) {
         for (std::sregex_iterator m(all.begin(), all.end(), rule_re), end; m != end; ++m)
             monitor_rules.push_back(std::regex_replace((*m)[1].str(), std::regex(" packets \\d+ bytes \\d+"), ""));
         size_t at = 0;
-        for (const auto& bytes : t::read_hex_messages(path)) {
+        for (const auto& bytes : t::read_hex_messages(base + ".trace.hex")) {
             auto msg = decode_trace_message(bytes);
             ASSERT_TRUE(msg.ok());
             if (msg->kind == HitKind::Policy || !msg->handle) continue;
-            ASSERT_LT(at, monitor_rules.size());
-            const std::string& want = monitor_rules[at++];
             RuleAnswer a = lookup_rule(idx, *msg);
             ASSERT_EQ(a.status, AnswerStatus::Ok) << msg->chain << " " << *msg->handle;
             ASSERT_TRUE(a.rulenum);
+            // Up to 6.6 an explicit return is TYPE=RETURN: nft monitor prints
+            // "verdict return" and no rule text for it.
+            if (msg->type == TraceType::Return) {
+                ++explicit_returns;
+                continue;
+            }
+            ASSERT_LT(at, monitor_rules.size());
+            const std::string& want = monitor_rules[at++];
             if (a.syntax == TextSyntax::Nft && a.text) {
                 EXPECT_EQ(*a.text, want);
                 ++compared;
@@ -468,20 +507,23 @@ TEST(NftRuleIndex, TextOfEveryTracedRuleIsWhatNftMonitorPrinted) {
         }
         EXPECT_EQ(at, monitor_rules.size());
     }
-    EXPECT_GE(compared, 20u);
+    EXPECT_GE(compared, t::kernel_at_least(k, 6, 7) ? 20u : 17u);
+    // DOCKER-USER's and DOCKER-ISOLATION-STAGE-1's -j RETURN (twice each), icmp_in's return.
+    EXPECT_EQ(explicit_returns, t::kernel_at_least(k, 6, 7) ? 0u : 5u);
 }
 
 // ---- robustness --------------------------------------------------------------------------
 
-TEST(NftRuleIndex, MangledListingsAndSavesNeverCrashOrInventRules) {
+TEST_P(NftRuleIndexOnKernel, MangledListingsAndSavesNeverCrashOrInventRules) {
+    const std::string& k = GetParam();
     std::mt19937 rng(11);
     const std::string alphabet = "\t\n\"{}# handle0123456789-A";
     size_t parsed = 0, refused = 0;
     for (const std::string scenario :
          {"ipt-input-user-chain", "ipt-forward-docker", "inet-native", "ip6t-input-user-chain", "ipt-comment"}) {
-        const std::string listing = fixture(scenario + ".ruleset.txt");
-        Dump d = dump_of(scenario);
-        SaveText ipt4 = save_of(scenario + ".ipt4.save"), ipt6 = save_of(scenario + ".ipt6.save");
+        const std::string listing = fixture(scenario + ".ruleset.txt", k);
+        Dump d = dump_of(scenario, k);
+        SaveText ipt4 = save_of(scenario + ".ipt4.save", k), ipt6 = save_of(scenario + ".ipt6.save", k);
         for (int i = 0; i < 400; ++i) {
             std::string l = listing;
             SaveText s4 = ipt4;

@@ -3,6 +3,7 @@
 // tests/unit/data/nft-trace/<kernel>/.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -14,7 +15,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "iptables_trace/nft_rules.hpp"
 
 namespace itr::nft::testing {
 
@@ -40,6 +44,64 @@ inline std::vector<std::vector<uint8_t>> read_hex_messages(const std::string& pa
         out.push_back(std::move(m));
     }
     return out;
+}
+
+// "6.12" -> {6, 12}: the kernel series a fixture directory is named after.
+inline std::pair<int, int> kernel_series(const std::string& dir) {
+    const size_t dot = dir.find('.');
+    if (dot == std::string::npos) return {0, 0};
+    return {std::stoi(dir.substr(0, dot)), std::stoi(dir.substr(dot + 1))};
+}
+
+// True when the directory's kernel is series major.minor or later.
+inline bool kernel_at_least(const std::string& dir, int major, int minor) {
+    return kernel_series(dir) >= std::pair{major, minor};
+}
+
+// Every kernel directory that holds captured traces (5.10, 6.1, ...), oldest
+// first: the parameters of the tests that run on each kernel's bytes.
+inline std::vector<std::string> kernel_dirs() {
+    std::vector<std::string> out;
+    for (const auto& k : std::filesystem::directory_iterator(nft_data_dir())) {
+        if (!k.is_directory() || k.path().filename().string().starts_with(".")) continue;
+        for (const auto& f : std::filesystem::directory_iterator(k.path()))
+            if (f.path().string().ends_with(".trace.hex")) {
+                out.push_back(k.path().filename().string());
+                break;
+            }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const std::string& a, const std::string& b) { return kernel_series(a) < kernel_series(b); });
+    return out;
+}
+
+// gtest names the instances of a kernel-parameterized test "k6_12".
+inline std::string kernel_param_name(const ::testing::TestParamInfo<std::string>& info) {
+    std::string n = "k" + info.param;
+    for (char& c : n)
+        if (c == '.') c = '_';
+    return n;
+}
+
+// <dir>/<kernel>/<name>
+inline std::string kernel_file(const std::string& kernel, const std::string& name) {
+    return nft_data_dir() + "/" + kernel + "/" + name;
+}
+
+// The handle the kernel gave the Nth rule (1-based) of a chain, read from a
+// scenario's NFT_MSG_GETRULE dump; 0 when there is none. Handles are the
+// kernel's to give: the first iptables-nft rules of a fresh 5.10 guest got 7
+// and 8 where 6.18 gave 3 and 4 (likely a batch aborted and replayed while a
+// module loaded on demand, the aborted pass having spent handles). Tests name
+// those rules by position.
+inline uint64_t dumped_handle(const std::string& kernel, const std::string& scenario, uint8_t family,
+                              const std::string& table, const std::string& chain, size_t n) {
+    size_t seen = 0;
+    for (const auto& m : read_hex_messages(kernel_file(kernel, scenario + ".dump.hex"))) {
+        auto r = decode_rule_message(m);
+        if (r.ok() && r->family == family && r->table == table && r->chain == chain && ++seen == n) return r->handle;
+    }
+    return 0;
 }
 
 // Every captured trace: <dir>/<kernel>/<scenario>.trace.hex, sorted.

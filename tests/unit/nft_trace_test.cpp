@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <map>
 #include <random>
 #include <regex>
 
@@ -363,9 +365,47 @@ std::string addr_text(const std::vector<uint8_t>& net, bool src) {
 
 }  // namespace
 
-TEST(NftTraceCaptured, EveryMessageDecodesAndAgreesWithNftMonitor) {
-    auto files = itr::nft::testing::hex_fixtures();
-    ASSERT_GE(files.size(), 4u);
+// Each kernel's own captures (data/nft-trace/<kernel>/), each checked against
+// the `nft monitor trace` that ran beside it. The forms differ by kernel:
+//   up to 6.6  a chain's end is TYPE=RETURN, verdict continue, no handle; an
+//              explicit `return` is TYPE=RETURN with its handle; nft monitor
+//              prints both as "verdict continue|return" and no packet line;
+//   since 6.7  both are TYPE=RULE (the end without a handle, which nft
+//              monitor does not print);
+//   since 6.16 messages of a packet with a conntrack entry carry CT_*.
+class NftTraceOnKernel : public ::testing::TestWithParam<std::string> {
+protected:
+    const std::string& kernel() const { return GetParam(); }
+    bool rule_form() const { return itr::nft::testing::kernel_at_least(kernel(), 6, 7); }
+    TraceType end_type() const { return rule_form() ? TraceType::Rule : TraceType::Return; }
+    std::vector<std::vector<uint8_t>> trace(const std::string& scenario) const {
+        return itr::nft::testing::read_hex_messages(itr::nft::testing::kernel_file(kernel(), scenario + ".trace.hex"));
+    }
+    std::vector<TraceRecord> records(const std::string& scenario) const {
+        TraceCorrelator c;
+        std::vector<TraceRecord> out;
+        for (const auto& b : trace(scenario)) out.push_back(c.add(decode_ok(b)));
+        return out;
+    }
+};
+
+// The kernels of scripts/vm/kernels.conf and the host's: a directory lost
+// would otherwise just run fewer instances.
+TEST(NftTraceFixtures, EveryKernelOfTheMatrixIsCaptured) {
+    const auto dirs = itr::nft::testing::kernel_dirs();
+    EXPECT_EQ(dirs, (std::vector<std::string>{"5.10", "6.1", "6.12", "6.18"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Captured, NftTraceOnKernel, ::testing::ValuesIn(itr::nft::testing::kernel_dirs()),
+                         itr::nft::testing::kernel_param_name);
+
+TEST_P(NftTraceOnKernel, EveryMessageDecodesAndAgreesWithNftMonitor) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& p : itr::nft::testing::hex_fixtures())
+        if (p.parent_path().filename() == kernel()) files.push_back(p);
+    ASSERT_EQ(files.size(), 4u);
+    // How often each form of a rule-less or return message was seen.
+    size_t return_end = 0, return_explicit = 0, rule_end = 0, rule_explicit_return = 0;
     for (const auto& path : files) {
         SCOPED_TRACE(path.string());
         auto msgs = itr::nft::testing::read_hex_messages(path);
@@ -373,9 +413,10 @@ TEST(NftTraceCaptured, EveryMessageDecodesAndAgreesWithNftMonitor) {
         const std::string base = path.string().substr(0, path.string().size() - std::string(".trace.hex").size());
         auto monitor = read_monitor(base + ".monitor.txt");
         ASSERT_FALSE(monitor.empty());
-        // What nft monitor prints for each message: a packet line for the first
-        // of a call, then "rule ... (verdict v)" for a rule with a handle and
-        // "policy p" for a policy; nothing for a chain's end.
+        // What nft monitor (1.0.6) prints for each message: a packet line for
+        // one that carries the headers (whatever its type), then "rule ...
+        // (verdict v)" for a RULE with a handle, "verdict v " for a RETURN,
+        // "policy p " for a POLICY, and nothing for a RULE without a handle.
         size_t at = 0;
         TraceCorrelator corr;
         for (const auto& bytes : msgs) {
@@ -398,8 +439,16 @@ TEST(NftTraceCaptured, EveryMessageDecodesAndAgreesWithNftMonitor) {
                 EXPECT_EQ(l.what.rfind(prefix, 0), 0u) << l.what;
                 return &l;
             };
+            // The headers come in the first message of each chain call only,
+            // cut at 20, 40 and 20 bytes; conntrack attributes since 6.16.
+            EXPECT_EQ(rec.call_start, !m.packet.empty());
+            EXPECT_LE(m.packet.ll.size(), 20u);
+            EXPECT_LE(m.packet.network.size(), 40u);
+            EXPECT_LE(m.packet.transport.size(), 20u);
+            if (!itr::nft::testing::kernel_at_least(kernel(), 6, 16)) {
+                EXPECT_TRUE(m.ct.empty());
+            }
             if (!m.packet.empty()) {
-                EXPECT_TRUE(rec.call_start);
                 if (const MonitorLine* l = expect_line("packet: ")) {
                     const bool v6 = m.nfproto == 10u;
                     const std::string p = v6 ? "ip6" : "ip";
@@ -408,59 +457,85 @@ TEST(NftTraceCaptured, EveryMessageDecodesAndAgreesWithNftMonitor) {
                     EXPECT_NE(l->what.find(p + " daddr " + addr_text(m.packet.network, false) + " "), std::string::npos)
                         << l->what;
                 }
-            } else {
-                // Later messages of the call get the first one's packet.
-                EXPECT_FALSE(rec.call_start);
-                ASSERT_TRUE(rec.packet);
-                EXPECT_FALSE(rec.packet->network.empty());
             }
-            if (m.kind == HitKind::Policy) {
+            // Later messages of the call get the first one's packet.
+            ASSERT_TRUE(rec.packet);
+            EXPECT_FALSE(rec.packet->network.empty());
+            switch (m.type) {
+            case TraceType::Policy:
+                EXPECT_EQ(m.kind, HitKind::Policy);
+                EXPECT_FALSE(m.handle);
+                EXPECT_FALSE(m.verdict);
                 ASSERT_TRUE(m.policy);
                 if (const MonitorLine* l = expect_line("policy ")) {
                     EXPECT_EQ(l->what, std::string("policy ") + (*m.policy == 1 ? "accept " : "drop "));
                 }
                 EXPECT_TRUE(rec.call_end);
-            } else if (m.handle) {
-                EXPECT_EQ(m.kind, HitKind::Rule);
-                if (const MonitorLine* l = expect_line("rule ")) {
-                    const std::string tail = "(verdict " + nft_verdict_text(*m.verdict) + ")";
-                    EXPECT_EQ(l->what.substr(l->what.size() - std::min(l->what.size(), tail.size())), tail);
+                break;
+            case TraceType::Return:
+                ASSERT_TRUE(m.verdict);
+                if (const MonitorLine* l = expect_line("verdict ")) {
+                    EXPECT_EQ(l->what, "verdict " + nft_verdict_text(*m.verdict) + " ");
                 }
-            } else {
-                EXPECT_EQ(m.kind, HitKind::Return);
-                // Up to 6.6 a chain's end is TYPE=RETURN, which nft monitor may
-                // print as a line of its own; 6.7+ sends TYPE=RULE and it
-                // prints nothing. (To be confirmed on the VM captures.)
-                if (m.type == TraceType::Return && at < monitor.size() && monitor[at].chain == m.chain &&
-                    monitor[at].what.rfind("packet: ", 0) != 0)
-                    ++at;
+                if (m.handle) {
+                    EXPECT_EQ(m.kind, HitKind::Rule);
+                    EXPECT_EQ(m.verdict->code, verdict_code::Return);
+                    ++return_explicit;
+                } else {
+                    EXPECT_EQ(m.kind, HitKind::Return);
+                    EXPECT_EQ(m.verdict->code, verdict_code::Continue);
+                    ++return_end;
+                }
+                break;
+            case TraceType::Rule:
+                if (m.handle) {
+                    EXPECT_EQ(m.kind, HitKind::Rule);
+                    if (const MonitorLine* l = expect_line("rule ")) {
+                        const std::string tail = "(verdict " + nft_verdict_text(*m.verdict) + ")";
+                        EXPECT_EQ(l->what.substr(l->what.size() - std::min(l->what.size(), tail.size())), tail);
+                    }
+                    if (m.verdict->code == verdict_code::Return) ++rule_explicit_return;
+                } else {
+                    EXPECT_EQ(m.kind, HitKind::Return);
+                    EXPECT_EQ(m.verdict->code, verdict_code::Continue);
+                    ++rule_end;
+                }
+                break;
             }
         }
         EXPECT_EQ(at, monitor.size()) << "monitor lines not matched by a message";
         EXPECT_EQ(corr.stats().calls_without_packet, 0u);
         EXPECT_EQ(corr.open_calls(), 0u) << "every captured call ends with a policy or a terminal verdict";
     }
+    // Each kernel sends one form of each, and the scenarios make both.
+    if (rule_form()) {
+        EXPECT_EQ(return_end + return_explicit, 0u);
+        EXPECT_GT(rule_end, 0u);
+        EXPECT_GT(rule_explicit_return, 0u);
+    } else {
+        EXPECT_EQ(rule_end + rule_explicit_return, 0u);
+        EXPECT_GT(return_end, 0u);
+        EXPECT_GT(return_explicit, 0u);
+    }
 }
 
-TEST(NftTraceCaptured, IptablesNftUserChainOn618) {
+TEST_P(NftTraceOnKernel, IptablesNftUserChain) {
     // Issue 11's example: ping from 10.77.0.2 dropped in BLOCK, from 10.77.0.3
     // BLOCK falls through to INPUT's policy.
-    auto msgs = itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() +
-                                                     "/6.18/ipt-input-user-chain.trace.hex");
-    ASSERT_EQ(msgs.size(), 12u);
-    TraceCorrelator c;
-    std::vector<TraceRecord> r;
-    for (const auto& b : msgs) r.push_back(c.add(decode_ok(b)));
-    // First packet: the marking table, then filter INPUT -> BLOCK -> DROP.
+    const auto r = records("ipt-input-user-chain");
+    ASSERT_EQ(r.size(), 12u);
+    // First packet: the marking table (its rule, its end, its policy), then
+    // filter INPUT -> BLOCK -> DROP.
     EXPECT_EQ(r[0].msg.table, "itr_mark");
     EXPECT_EQ(r[1].msg.kind, HitKind::Return);
+    EXPECT_EQ(r[1].msg.type, end_type());
     EXPECT_TRUE(r[1].base_chain_end);
     EXPECT_EQ(r[2].msg.kind, HitKind::Policy);
     const TraceRecord& jump = r[3];
     EXPECT_EQ(jump.msg.family, 2);
     EXPECT_EQ(jump.msg.table, "filter");
     EXPECT_EQ(jump.msg.chain, "INPUT");
-    EXPECT_EQ(jump.msg.handle, 3u);
+    EXPECT_EQ(jump.msg.handle, itr::nft::testing::dumped_handle(kernel(), "ipt-input-user-chain", 2, "filter", "INPUT", 1));
     EXPECT_EQ(jump.msg.verdict->code, verdict_code::Jump);
     EXPECT_EQ(jump.msg.verdict->chain, "BLOCK");
     EXPECT_EQ(jump.msg.packet.iiftype, 1);
@@ -468,18 +543,20 @@ TEST(NftTraceCaptured, IptablesNftUserChainOn618) {
     EXPECT_EQ(jump.msg.packet.network.size(), 20u);
     const TraceRecord& drop = r[4];
     EXPECT_EQ(drop.msg.chain, "BLOCK");
-    EXPECT_EQ(drop.msg.handle, 4u);
+    EXPECT_EQ(drop.msg.handle, itr::nft::testing::dumped_handle(kernel(), "ipt-input-user-chain", 2, "filter", "BLOCK", 1));
     EXPECT_EQ(drop.msg.verdict->code, verdict_code::Drop);
     EXPECT_TRUE(drop.call_end);
     EXPECT_EQ(drop.base_chain, "INPUT");
     ASSERT_TRUE(drop.packet);
     EXPECT_EQ(addr_text(drop.packet->network, true), "10.77.0.2");
     EXPECT_EQ(drop.msg.id, jump.msg.id);
-    // Second packet: BLOCK's end (6.18 form), INPUT's end, INPUT's policy accept.
+    // Second packet: BLOCK's end, INPUT's end, INPUT's policy accept.
     EXPECT_EQ(r[9].msg.chain, "BLOCK");
-    EXPECT_EQ(r[9].msg.type, TraceType::Rule);
+    EXPECT_EQ(r[9].msg.type, end_type());
     EXPECT_EQ(r[9].msg.kind, HitKind::Return);
+    EXPECT_FALSE(r[9].msg.handle);
     EXPECT_FALSE(r[9].base_chain_end);
+    EXPECT_EQ(r[10].msg.type, end_type());
     EXPECT_TRUE(r[10].base_chain_end);
     EXPECT_EQ(r[11].msg.kind, HitKind::Policy);
     EXPECT_EQ(r[11].msg.policy, 1u);
@@ -487,28 +564,34 @@ TEST(NftTraceCaptured, IptablesNftUserChainOn618) {
     EXPECT_NE(r[11].msg.id, drop.msg.id);
 }
 
-TEST(NftTraceCaptured, ForwardCarriesConntrackAndExplicitReturns) {
-    auto msgs =
-        itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() + "/6.18/ipt-forward-docker.trace.hex");
+TEST_P(NftTraceOnKernel, ForwardExplicitReturnsAndConntrack) {
+    const auto msgs = trace("ipt-forward-docker");
     ASSERT_EQ(msgs.size(), 20u);
     TraceMessage first = decode_ok(msgs[3]);
     EXPECT_EQ(first.chain, "FORWARD");
     EXPECT_TRUE(first.packet.oif);
-    EXPECT_TRUE(first.ct.id);        // 6.16+ conntrack attributes
-    EXPECT_EQ(first.ct.direction, 0);  // original direction
+    // Conntrack attributes since 6.16, in the original direction here.
+    if (itr::nft::testing::kernel_at_least(kernel(), 6, 16)) {
+        EXPECT_TRUE(first.ct.id);
+        EXPECT_EQ(first.ct.direction, 0);
+    } else {
+        EXPECT_TRUE(first.ct.empty());
+    }
+    // `-j RETURN`: a rule with its handle, whatever the type it comes as.
     TraceMessage ret = decode_ok(msgs[4]);
     EXPECT_EQ(ret.chain, "DOCKER-USER");
-    EXPECT_EQ(ret.kind, HitKind::Rule);  // `-j RETURN` is a rule with a handle
+    EXPECT_EQ(ret.type, end_type());
+    EXPECT_EQ(ret.kind, HitKind::Rule);
+    EXPECT_EQ(ret.handle, itr::nft::testing::dumped_handle(kernel(), "ipt-forward-docker", 2, "filter", "DOCKER-USER", 1));
     EXPECT_EQ(ret.verdict->code, verdict_code::Return);
     TraceMessage pol = decode_ok(msgs.back());
     EXPECT_EQ(pol.kind, HitKind::Policy);
     EXPECT_EQ(pol.policy, 0u);  // DROP
 }
 
-TEST(NftTraceCaptured, MarkAppearsOnceSet) {
-    auto msgs = itr::nft::testing::read_hex_messages(itr::nft::testing::nft_data_dir() + "/6.18/inet-native.trace.hex");
+TEST_P(NftTraceOnKernel, MarkAppearsOnceSet) {
     bool saw = false;
-    for (const auto& b : msgs) {
+    for (const auto& b : trace("inet-native")) {
         TraceMessage m = decode_ok(b);
         if (m.chain == "udp_ok") {
             EXPECT_EQ(m.mark, 7u);  // meta mark set 0x7 in that chain's first rule
@@ -518,6 +601,37 @@ TEST(NftTraceCaptured, MarkAppearsOnceSet) {
         }
     }
     EXPECT_TRUE(saw);
+}
+
+// The id (jhash on 5.10, keyed siphash later; either way not recomputable)
+// is the same in every chain call of one packet and differs between packets:
+// what the correlator relies on, on every kernel.
+TEST_P(NftTraceOnKernel, OneIdPerPacketAcrossItsChainCalls) {
+    for (const char* sc : {"ipt-input-user-chain", "ipt-forward-docker", "inet-native", "ip6t-input-user-chain"}) {
+        SCOPED_TRACE(sc);
+        // The packet of each id, as the marking table (seen once per packet) saw it.
+        std::map<uint32_t, std::string> packet_of;
+        size_t packets = 0;
+        auto key = [](const PacketInfo& p) {
+            // Addresses and transport header: the TTL changes on the way through a router.
+            std::string k = addr_text(p.network, true) + ">" + addr_text(p.network, false) + " ";
+            if (p.network.size() >= 20 && (p.network[0] >> 4) == 4) k += std::to_string(p.network[4] << 8 | p.network[5]);
+            return k + " " + std::string(p.transport.begin(), p.transport.end());
+        };
+        for (const auto& rec : records(sc)) {
+            if (!rec.call_start) continue;
+            ASSERT_TRUE(rec.packet);
+            if (rec.msg.table == "itr_mark") {
+                ++packets;
+                EXPECT_TRUE(packet_of.emplace(rec.msg.id, key(*rec.packet)).second) << "id reused";
+            } else {
+                ASSERT_TRUE(packet_of.count(rec.msg.id)) << rec.msg.table << "/" << rec.msg.chain;
+                EXPECT_EQ(packet_of[rec.msg.id], key(*rec.packet));
+            }
+        }
+        EXPECT_EQ(packet_of.size(), packets);
+        EXPECT_GE(packets, 2u);
+    }
 }
 
 // ---- robustness: every truncation and random corruption ---------------------------
