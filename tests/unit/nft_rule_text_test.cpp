@@ -240,3 +240,27 @@ TEST(NftRuleText, NetnsAreKeptApartAndBounded) {
     EXPECT_EQ(f.look(2, 0, 1).rulenum, 1u);  // read again
     EXPECT_EQ(f.st.reads, 4);
 }
+
+TEST(NftRuleText, AGenerationMovingOnEveryBatchIsReReadAtMostOncePerInterval) {
+    NftRuleTextOptions o;
+    o.min_reread_interval = std::chrono::milliseconds(100);
+    Fixture f(o);
+    ASSERT_TRUE(f.text->prime(1).ok());
+    ASSERT_EQ(f.st.reads, 1);
+    // The owner commits before every batch (generations 10, 11, 10', ...: the
+    // fake serves the two snapshots in turn); one batch per 10 ms for 1 s.
+    int stale = 0;
+    for (int batch = 0; batch < 100; ++batch) {
+        f.st.now += 10000000;
+        const uint32_t g = 12 + uint32_t(batch);
+        f.st.snaps[{1, g}] = filter_snapshot(g, {{2, "-A INPUT -s 10.0.0.1/32 -j DROP"}});
+        f.st.gen[1] = g;
+        TraceRecord r = f.look(2, f.st.now);
+        EXPECT_EQ(r.rulenum, 1u);
+        stale += r.rule_text_stale;
+    }
+    EXPECT_GE(f.st.reads, 1 + 5);
+    EXPECT_LE(f.st.reads, 1 + 11);
+    EXPECT_GT(f.text->stats().deferred, 0u);
+    EXPECT_GT(stale, 50);  // answers while a read was put off are marked
+}
