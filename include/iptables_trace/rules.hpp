@@ -42,6 +42,9 @@ struct Table {
     // rule numbers are uncertain and their answers marked so, never trusted.
     std::vector<std::string> doubts;
     std::set<std::string> doubtful_chains;
+    // Chains whose text holds more or fewer rules than the kernel's: a
+    // string printed raw faked a rule line, so no number maps to a text.
+    std::set<std::string> withheld_chains;
     bool doubtful(std::string_view chain) const;
     const Chain* find(std::string_view chain) const;
     Chain* find(std::string_view chain);
@@ -99,7 +102,8 @@ struct RuleLookup {
     // end).
     RuleKind kind = RuleKind::Unknown;
     // The table's text was doubtful (RuleSet/Table::doubts): the number may
-    // point at another rule; show the text as uncertain at best.
+    // point at another rule; show the text as uncertain at best. In a
+    // withheld chain there is no text at all (status OutOfRange).
     bool doubtful = false;
     bool ok() const { return status == LookupStatus::Ok; }
 };

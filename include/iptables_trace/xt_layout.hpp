@@ -54,8 +54,8 @@ XtLayout xt_chain_layout(const std::vector<XtEntryView>& entries, uint32_t valid
 // Compares the parse of `iptables-save -t <table>` with the kernel's layout
 // of that table and records every disagreement as a doubt: another table in
 // the text (rs.doubts), a chain missing on either side, another policy, a
-// different rule count (that chain), a layout that could not be read (the
-// table).
+// layout that could not be read (the table), a different rule count (that
+// chain: its text is withheld, since no number maps to a rule).
 void check_against_kernel(RuleSet& rs, std::string_view table, const XtLayout& kernel);
 
 }  // namespace itr

@@ -217,7 +217,11 @@ bool Enricher::read(const Key& k, TableState& st, Fingerprint seen, uint64_t see
                 for (const std::string& c : t->doubtful_chains)
                     diag(key_text(netns, fam, table) + "chain " + c,
                          "rule text for " + key_text(netns, fam, table) + ": chain " + c +
-                             " does not split into the kernel's rules (a string holding a newline?): marked rule?=");
+                             (t->withheld_chains.count(c)
+                                  ? " shows another number of rules than the kernel holds (a string printed raw "
+                                    "holding a newline?): no text for its rules"
+                                  : " may not split into the kernel's rules (a quoted string holding a line like "
+                                    "a rule): marked rule?="));
             }
             st.last_check_start = std::max(st.last_check_start, a2);
             return push(std::make_shared<RuleSet>(std::move(*parsed)), seen_end, a2);

@@ -61,6 +61,11 @@ RuleLookup lookup_rule(const RuleSet& rs, std::string_view table, std::string_vi
         return r;
     }
     r.doubtful = !rs.doubts.empty() || t->doubtful(chain);
+    if (t->withheld_chains.count(std::string(chain))) {
+        r.status = LookupStatus::OutOfRange;
+        r.doubtful = true;
+        return r;
+    }
     const Chain* c = t->find(chain);
     if (!c) {
         r.status = LookupStatus::NoChain;

@@ -85,7 +85,10 @@ void check_against_kernel(RuleSet& rs, std::string_view table, const XtLayout& k
         }
         if (c->builtin() != k.builtin || (k.builtin && c->policy != k.policy))
             t->doubts.push_back("chain " + k.name + " has another policy in the text");
-        if (c->rules.size() != k.rules) t->doubtful_chains.insert(k.name);
+        if (c->rules.size() != k.rules) {
+            t->doubtful_chains.insert(k.name);
+            t->withheld_chains.insert(k.name);
+        }
     }
     for (const Chain& c : t->chains) {
         bool known = false;

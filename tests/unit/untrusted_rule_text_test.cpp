@@ -152,7 +152,14 @@ TEST(XtLayout, PhantomRuleFromARawNewlineIsCaughtByTheCount) {
     check_against_kernel(rs, "filter", filter_layout(2));
     EXPECT_TRUE(rs.find("filter")->doubtful("INPUT"));
     EXPECT_FALSE(rs.find("filter")->doubtful("OUTPUT"));
-    EXPECT_TRUE(lookup_rule(rs, "filter", "INPUT", 2, RuleKind::Rule).doubtful);
+    // No number of that chain maps to a known text: none is given.
+    for (RuleKind k : {RuleKind::Rule, RuleKind::Policy, RuleKind::Unknown}) {
+        RuleLookup r = lookup_rule(rs, "filter", "INPUT", 2, k);
+        EXPECT_TRUE(r.doubtful);
+        EXPECT_FALSE(r.text);
+        EXPECT_FALSE(r.ok());
+    }
+    EXPECT_EQ(lookup_rule(rs, "filter", "OUTPUT", 1, RuleKind::Policy).text, "policy ACCEPT");
 }
 
 TEST(XtLayout, MatchingTextStaysTrusted) {
@@ -281,6 +288,7 @@ TEST(UntrustedEnricher, RawNewlinePhantomIsMarkedByTheKernelCount) {
     TraceEvent ev = hit(s->clock, 2);
     enr.enrich(ev);
     EXPECT_TRUE(ev.rule_text_stale);
+    EXPECT_FALSE(ev.rule_text);  // "-A INPUT -j DROP -j ACCEPT" would be the phantom's
 }
 
 TEST(UntrustedEnricher, ARulesetChangingOnEveryBatchIsReReadAtMostOncePerInterval) {
