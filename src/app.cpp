@@ -215,7 +215,7 @@ int run(const Options& opts, const BackendRegistry& backends)
     po.drops_only = opts.drops_only;
     po.decisions = provider.capabilities().has(Capability::TableVerdicts);
     Pipeline pipeline(po, *sink, std::cout, diag, enricher.get());
-    if (enricher) {
+    if (enricher && !stop_requested()) {
         if (auto st = enricher->prime(netns_inode); !st)
             diag.notice("rule text unavailable: " + st.error().what);
         pipeline.say_enricher_diagnostics();

@@ -39,6 +39,7 @@
 #include <deque>
 
 #include "iptables_trace/enricher.hpp"
+#include "iptables_trace/stop.hpp"
 
 namespace itr {
 
@@ -245,6 +246,9 @@ Status Enricher::prime(std::optional<uint32_t> netns_opt) {
             continue;
         }
         for (const std::string& t : *tables) {
+            // One iptables-save per table: a stop asked for meanwhile need
+            // not wait for all of them.
+            if (stop_requested()) return ok_status();
             Key k{netns, fam, t};
             TableState& st = state_for(k);
             uint64_t before = stats_.failures;

@@ -264,3 +264,33 @@ TEST(NftRuleText, AGenerationMovingOnEveryBatchIsReReadAtMostOncePerInterval) {
     EXPECT_GT(f.text->stats().deferred, 0u);
     EXPECT_GT(stale, 50);  // answers while a read was put off are marked
 }
+
+// iptables-nft-save prints interface and set names raw. With raw quotes to
+// keep every line's quotes paired, a comment holding "\n-A INPUT ..." adds a
+// rule line and one holding "\nCOMMIT\n*filter..." moves the chain's last
+// rule into another table: the count matches the kernel's, yet rules 4 and 5
+// would get the wrong text. The parse doubts both: the chain gets nft text.
+TEST(NftRuleIndexUntrusted, CountPreservingFakeLinesDoNotGetIptablesText) {
+    NftSnapshot s = filter_snapshot(
+        7, {{2, "-A INPUT -p tcp -j ACCEPT"},
+            {3, "-A INPUT -p udp -j ACCEPT"},
+            {4, "-A INPUT -i c\" -m comment --comment \"y\n-A INPUT -j FAKE\" -m set --match-set q\" src -j ACCEPT"},
+            {5, "-A INPUT -i d\" -m comment --comment \"z\nCOMMIT\n*filter\" -j ACCEPT"},
+            {6, "-A INPUT -p icmp -j ACCEPT"}});
+    auto listing = parse_nft_listing(s.listing);
+    ASSERT_TRUE(listing.ok());
+    RuleIndex idx = build_rule_index(*listing, &s.order, s.ipt4, s.ipt6, s.generation);
+    for (uint64_t h = 2; h <= 6; ++h) {
+        TraceMessage m;
+        m.family = 2;
+        m.table = "filter";
+        m.chain = "INPUT";
+        m.kind = HitKind::Rule;
+        m.handle = h;
+        RuleAnswer a = lookup_rule(idx, m);
+        ASSERT_EQ(a.status, AnswerStatus::Ok) << h;
+        EXPECT_EQ(a.rulenum, uint32_t(h - 1));
+        EXPECT_EQ(a.syntax, TextSyntax::Nft) << h << ": " << a.text.value_or("");
+        EXPECT_EQ(a.text, "counter") << h;
+    }
+}
