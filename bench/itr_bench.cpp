@@ -158,7 +158,7 @@ public:
     uint32_t own_netns() override { return 4026531840u; }
     Result<Fingerprint> fingerprint(uint32_t, Family, const std::string&) override {
         ++fingerprints;
-        return Fingerprint{true, 42};
+        return Fingerprint{true, 42, std::nullopt};
     }
     Result<std::vector<std::string>> list_tables(uint32_t, Family f) override {
         if (f == Family::Ipv4) return std::vector<std::string>{"filter", "raw", "nat"};

@@ -125,14 +125,23 @@ int run(const Options& opts, const BackendRegistry& backends)
     if (geteuid() != 0)
         return fail(Error{"must run as root", "sudo iptables-trace ..."});
 
+    // A stop asked for during set-up ends it at the next step; whatever was
+    // set up is undone by its owner on the way out, and the exit is the one
+    // of a stop while tracing (0, nothing said), not an error.
+    auto stopped_at = [](const char* stage) { return !setup_step(stage).ok(); };
+
     auto lock = InstanceLock::acquire(kLockFile);
     if (!lock)
         return fail(lock.error());
+    if (stopped_at("lock"))
+        return 0;
 
     remove_leftovers(backends, diag, opts.cleanup ? "removed " : "removed a stale instance's ");
     if (opts.cleanup)
         return 0;
     clock.mark("lock and stale-instance check");
+    if (stopped_at("leftovers"))
+        return 0;
 
     auto choice = choose_backend(backends, opts);
     if (auto* e = std::get_if<ChoiceError>(&choice))
@@ -144,9 +153,17 @@ int run(const Options& opts, const BackendRegistry& backends)
         if (p.get() != &provider)
             p->release_probe_state();
     clock.mark("choosing the backend");
+    if (stopped_at("backend-chosen"))
+        return 0;
     auto backend = provider.start(opts, diag);
+    // The signal may also have cut a step short (a failed system call):
+    // the request to stop explains the failure.
+    if (!backend && stop_requested())
+        return 0;
     if (!backend)
         return fail(backend.error());
+    if (stopped_at("backend-started"))
+        return 0;
 
     clock.mark("setting up the backend");
 
@@ -198,7 +215,7 @@ int run(const Options& opts, const BackendRegistry& backends)
     po.drops_only = opts.drops_only;
     po.decisions = provider.capabilities().has(Capability::TableVerdicts);
     Pipeline pipeline(po, *sink, std::cout, diag, enricher.get());
-    if (enricher) {
+    if (enricher && !stop_requested()) {
         if (auto st = enricher->prime(netns_inode); !st)
             diag.notice("rule text unavailable: " + st.error().what);
         pipeline.say_enricher_diagnostics();

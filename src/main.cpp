@@ -6,11 +6,15 @@
 #include <variant>
 
 #include "app.hpp"
+#include "signals.hpp"
 #include "iptables_trace/options.hpp"
 #include "iptables_trace/registry.hpp"
 
 int main(int argc, char** argv)
 {
+    // First: a stop asked for while the command line is read must not kill
+    // the process with the default action, but end it as a stop does.
+    itr::install_stop_handlers();
     struct timespec t0 {};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const itr::BackendRegistry backends = itr::default_backend_registry();

@@ -6,9 +6,7 @@
 namespace itr {
 namespace {
 
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-void on_stop(int sig) { g_stop_signal = sig; }
+void on_stop(int sig) { note_stop_signal(sig); }
 
 }  // namespace
 
@@ -22,8 +20,5 @@ void install_stop_handlers()
         sigaction(sig, &sa, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 }
-
-bool stop_requested() { return g_stop_signal != 0; }
-int stop_signal() { return g_stop_signal; }
 
 }  // namespace itr

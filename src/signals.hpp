@@ -4,12 +4,13 @@
 
 #include <csignal>
 
+#include "iptables_trace/stop.hpp"
+
 namespace itr {
 
-// SIGINT, SIGTERM, SIGHUP set the stop flag (no SA_RESTART, so a blocking
-// poll returns EINTR); SIGPIPE is ignored and a failed write ends the run.
+// SIGINT, SIGTERM, SIGHUP set the stop flag (stop.hpp; no SA_RESTART, so a
+// blocking poll returns EINTR); SIGPIPE is ignored and a failed write ends
+// the run.
 void install_stop_handlers();
-bool stop_requested();
-int stop_signal();  // the signal that asked to stop, 0 if none
 
 }  // namespace itr

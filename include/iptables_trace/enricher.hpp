@@ -19,8 +19,10 @@
 
 #include "iptables_trace/once_diagnostics.hpp"
 #include "iptables_trace/model.hpp"
+#include "iptables_trace/read_limiter.hpp"
 #include "iptables_trace/result.hpp"
 #include "iptables_trace/rules.hpp"
+#include "iptables_trace/xt_layout.hpp"
 
 namespace itr {
 
@@ -29,6 +31,9 @@ namespace itr {
 struct Fingerprint {
     bool present = false;  // the table exists in that netns
     uint64_t hash = 0;     // meaningful only when present
+    // The kernel's chains, rule counts and policies, when the source reads
+    // them: the text of iptables-save is checked against them.
+    std::optional<XtLayout> layout;
     friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
 };
 
@@ -108,6 +113,10 @@ struct EnricherOptions {
     std::chrono::nanoseconds retry_after{std::chrono::seconds(2)};
     // tick() re-checks every known table whose last check is older than this.
     std::chrono::nanoseconds tick_interval{std::chrono::milliseconds(250)};
+    // A netns whose tables changed is read again (iptables-save) at most
+    // once per this interval, whatever the number of its tables that
+    // changed; events meanwhile get the last text read, marked uncertain.
+    std::chrono::nanoseconds min_reread_interval{std::chrono::milliseconds(500)};
     size_t max_versions = 4;   // ruleset versions kept per table
     size_t max_tables = 512;   // (netns, family, table) states kept, LRU
     size_t max_diagnostics = 32;  // distinct diagnostics ever queued
@@ -120,6 +129,8 @@ struct EnricherStats {
     uint64_t changes = 0;    // fingerprint changes detected
     uint64_t stale = 0;      // events marked stale
     uint64_t failures = 0;   // checks or reads that failed
+    uint64_t deferred = 0;   // re-reads put off by min_reread_interval
+    uint64_t doubtful = 0;   // answers from text whose split into rules was in doubt
 };
 
 class Enricher final : public RuleTextEnricher {
@@ -167,9 +178,12 @@ private:
     void check(const Key& k, TableState& st);
     bool read(const Key& k, TableState& st, Fingerprint seen, uint64_t seen_end);
     void diag(const std::string& key, const std::string& msg);
+    // A change was seen and its read put off, and the limiter still says no.
+    bool waiting(const Key& k, const TableState& st, uint64_t now) const;
 
     std::unique_ptr<RulesetSource> src_;
     EnricherOptions opts_;
+    ReadLimiter limiter_;
     std::map<Key, std::unique_ptr<TableState>> states_;
     uint64_t use_clock_ = 0;
     OnceDiagnostics diags_;

@@ -33,6 +33,7 @@
 
 #include "iptables_trace/enricher.hpp"
 #include "iptables_trace/once_diagnostics.hpp"
+#include "iptables_trace/read_limiter.hpp"
 #include "iptables_trace/nft_trace.hpp"
 #include "iptables_trace/result.hpp"
 
@@ -229,6 +230,10 @@ struct NftRuleTextOptions {
     // confirmed generation, unconfirmed.
     std::chrono::nanoseconds min_check_interval{0};
     std::chrono::nanoseconds retry_after{std::chrono::seconds(2)};  // after a failed read
+    // A netns whose generation moved is read again (the rule dump, nft,
+    // iptables-nft-save) at most once per this interval; events meanwhile
+    // get the last text read, marked uncertain (read_limiter.hpp).
+    std::chrono::nanoseconds min_reread_interval{std::chrono::milliseconds(500)};
     size_t max_versions = 4;   // generations kept per netns
     size_t max_netns = 256;    // netns kept, least recently used dropped
     size_t max_diagnostics = 32;
@@ -236,6 +241,7 @@ struct NftRuleTextOptions {
 
 struct NftRuleTextStats {
     uint64_t lookups = 0, checks = 0, reads = 0, changes = 0, stale = 0, failures = 0;
+    uint64_t deferred = 0;  // re-reads put off by min_reread_interval
 };
 
 // Fills TraceRecord::rulenum / rule_text / rule_text_stale, per netns and per
@@ -273,6 +279,9 @@ private:
         std::deque<Version> versions;  // oldest first
         bool trimmed = false;
         bool failing = false;
+        // A new generation was seen and its read put off: the newest version
+        // is no longer the one in force.
+        bool behind = false;
         uint64_t last_check = 0;
         uint64_t retry_at = 0;
         uint64_t last_use = 0;
@@ -282,6 +291,7 @@ private:
 
     std::unique_ptr<NftRulesetSource> src_;
     NftRuleTextOptions opts_;
+    ReadLimiter limiter_;
     std::map<uint32_t, NetnsState> states_;
     uint64_t use_clock_ = 0;
     OnceDiagnostics diags_;

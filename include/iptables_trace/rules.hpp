@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,6 +36,16 @@ struct Chain {
 struct Table {
     std::string name;
     std::vector<Chain> chains;  // in dump order
+    // Why the split of this table's text into rules may not be the kernel's
+    // (text that a string holding a newline can fake, or that does not match
+    // the kernel's own chain layout): the whole table, or some chains. Their
+    // rule numbers are uncertain and their answers marked so, never trusted.
+    std::vector<std::string> doubts;
+    std::set<std::string> doubtful_chains;
+    // Chains whose text holds more or fewer rules than the kernel's: a
+    // string printed raw faked a rule line, so no number maps to a text.
+    std::set<std::string> withheld_chains;
+    bool doubtful(std::string_view chain) const;
     const Chain* find(std::string_view chain) const;
     Chain* find(std::string_view chain);
     Chain& add(std::string name, std::optional<std::string> policy);
@@ -45,15 +56,30 @@ private:
 
 struct RuleSet {
     std::vector<Table> tables;  // in dump order
+    std::vector<std::string> doubts;  // about the whole text (a table faked or cut short)
     const Table* find(std::string_view table) const;
 };
 
-// Parses iptables-save / ip6tables-save output (with or without -c). Lines
-// starting with '#' and blank lines are skipped. A line inside a table that
-// is none of ':', '-A', '[n:m] -A', 'COMMIT' continues the previous rule
-// (a comment holding a newline is printed raw by iptables-save); it is joined
-// with '\n' (escape_rule_text makes it printable). Errors: a rule or chain
-// outside a table, a malformed chain or counters line.
+// Parses iptables-save / ip6tables-save output (with or without -c).
+//
+// The text is untrusted: a local user who owns a network namespace writes
+// its comments, log prefixes and interface names, and iptables-save prints a
+// newline in them raw. A quoted argument (xtables' save_string:
+// `"a \"b\" \\ c"`, '"' and '\' escaped) runs to its closing quote across
+// newlines; outside quotes a line that does not start a rule, a chain or a
+// table continues the rule before it (a raw newline in an interface name). Both are joined with
+// '\n' (escape_rule_text makes it printable).
+//
+// Where the split into rules is a guess the parse says so (Table::doubts,
+// doubtful_chains, RuleSet::doubts) instead of trusting it: a quoted argument
+// holding a line that looks like `-A CHAIN`, a chain, table or COMMIT line
+// (a stray raw quote would make that a real line of its own); '#' or blank
+// lines, chain lines after rules, a chain declared twice, a rule for an
+// undeclared chain, a table opened inside another or twice. A raw newline
+// outside quotes followed by a real-looking `-A` line cannot be told from a
+// rule by the text: check_against_kernel (xt_layout.hpp) catches that.
+// Errors: a rule or chain outside a table, a malformed chain or counters
+// line, a table without COMMIT.
 Result<RuleSet> parse_iptables_save(std::string_view text);
 
 enum class LookupStatus {
@@ -75,6 +101,10 @@ struct RuleLookup {
     // to Rule here. Unknown kinds resolve by number (size + 1 = the chain's
     // end).
     RuleKind kind = RuleKind::Unknown;
+    // The table's text was doubtful (RuleSet/Table::doubts): the number may
+    // point at another rule; show the text as uncertain at best. In a
+    // withheld chain there is no text at all (status OutOfRange).
+    bool doubtful = false;
     bool ok() const { return status == LookupStatus::Ok; }
 };
 

@@ -22,6 +22,7 @@
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/options.hpp"
 #include "iptables_trace/preflight.hpp"
+#include "iptables_trace/stop.hpp"
 #include "kernel_btf.hpp"
 #include "kprobe_attach.hpp"
 #include "module_bpf.hpp"
@@ -33,8 +34,11 @@ namespace {
 
 // Test hook for the "error half-way through set-up" lifecycle scenario:
 // ITR_TEST_FAIL_AT=<stage> makes set-up fail right after that stage.
+// Each is also a point where a stop request ends set-up (setup_step).
 Status maybe_fail(const char* stage)
 {
+    if (auto st = setup_step(stage); !st)
+        return st;
     const char* at = std::getenv("ITR_TEST_FAIL_AT");
     if (at && std::strcmp(at, stage) == 0)
         return Error{std::string("set-up failed after ") + stage + " (ITR_TEST_FAIL_AT)", ""};
@@ -137,6 +141,8 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     if (!layouts)
         return layouts.error();
     clock.mark("signatures (from " + layouts->ipt_source + ")");
+    if (auto st = setup_step("signatures"); !st)  // before the slowest step
+        return st.error();
 
     std::optional<uint32_t> netns;
     if (opts.netns) {

@@ -266,6 +266,8 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
             return Error{"netlink backend: " + m.error().what, ""};
         be->nflog_module_.emplace(std::move(*m));
     }
+    if (auto st = setup_step("nflog-module"); !st)
+        return st.error();
     auto ns = opts.netns ? open_netns(*opts.netns) : open_own_netns();
     if (!ns)
         return ns.error();
@@ -282,6 +284,8 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
     recover_here(be->ns_.inode, notices);
     for (const auto& n : notices)
         diag.notice(n);
+    if (auto st = setup_step("recover"); !st)
+        return st.error();
 
     be->legacy_records_ = tuning.legacy_records && tuning.logger;
     int fd = -1;
@@ -310,6 +314,8 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0)
         return Error{"subscribe to nf_tables trace events (NFNLGRP_NFTRACE): " + errno_text(errno), ""};
     be->fd_ = fd;
+    if (auto st = setup_step("nflog-bind"); !st)
+        return st.error();
 
     be->ifsock_ = Fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!be->ifsock_)
@@ -327,17 +333,23 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         if (!state)
             return state.error();
         be->state_.emplace(std::move(*state));
+        if (auto st = setup_step("state-file"); !st)
+            return st.error();
 
         auto logger = LoggerBinding::bind(*prev2, *prev10);
         if (!logger)
             return logger.error();
         be->logger_.emplace(std::move(*logger));
+        if (auto st = setup_step("logger"); !st)
+            return st.error();
     }
 
     auto table = NftTraceTable::create(*rules, owner_comment());
     if (!table)
         return table.error();
     be->table_.emplace(std::move(*table));
+    if (auto st = setup_step("nft-table"); !st)
+        return st.error();
 
     if (filter_is_empty(opts))
         diag.notice("warning: no filter given: every packet in this netns is traced, which slows every packet "

@@ -16,6 +16,7 @@
 #include "iptables_trace/netlink_decode.hpp"
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/result.hpp"
+#include "iptables_trace/stop.hpp"
 #include "iptables_trace/sys.hpp"
 
 struct mnl_socket;
@@ -41,6 +42,8 @@ private:
     mnl_socket* s_ = nullptr;
 };
 Result<MnlSocket> open_netfilter_socket();
+// mnl_socket_recvfrom, again after EINTR.
+ssize_t recv_retrying(mnl_socket* nl, void* buf, size_t len);
 
 // ---- processes -------------------------------------------------------------
 

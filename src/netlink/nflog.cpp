@@ -4,7 +4,6 @@
 #include <libnftnl/common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -57,10 +56,13 @@ int config(mnl_socket* nl, uint8_t command, bool with_params, bool copy_packets 
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
         return errno;
     for (;;) {
-        pollfd p{mnl_socket_get_fd(nl), POLLIN, 0};
-        if (::poll(&p, 1, 3000) <= 0)
+        // A signal is not a timeout: poll_readable waits on through EINTR.
+        const int pr = poll_readable(mnl_socket_get_fd(nl), 3000);
+        if (pr < 0)
+            return errno;
+        if (pr == 0)
             return ETIMEDOUT;
-        const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+        const ssize_t n = recv_retrying(nl, buf.data(), buf.size());
         if (n < 0)
             return errno;
         int len = static_cast<int>(n);

@@ -9,7 +9,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <poll.h>
 #include <time.h>
 
 #include <cerrno>
@@ -77,13 +76,16 @@ public:
         uint32_t first_err_seq = 0;
         const int fd = mnl_socket_get_fd(nl);
         for (int got = 0; got < acks_;) {
-            pollfd p{fd, POLLIN, 0};
-            const int pr = ::poll(&p, 1, first_err ? 50 : 3000);
+            // A signal (Ctrl-C during set-up) is not the kernel's silence:
+            // poll_readable waits on; set-up checks the stop flag after.
+            const int pr = poll_readable(fd, first_err ? 50 : 3000);
             if (pr <= 0 && first_err)
                 break;
-            if (pr <= 0)
+            if (pr < 0)
+                return Error{"nftables: poll: " + errno_text(errno), ""};
+            if (pr == 0)
                 return Error{"nftables: no answer from the kernel", ""};
-            const ssize_t n = mnl_socket_recvfrom(nl, rbuf.data(), rbuf.size());
+            const ssize_t n = recv_retrying(nl, rbuf.data(), rbuf.size());
             if (n < 0)
                 return Error{"nftables: receive: " + errno_text(errno), ""};
             int len = static_cast<int>(n);
@@ -221,10 +223,12 @@ Result<TableInfo> query_table(mnl_socket* nl)
     TableInfo info;
     const uint32_t portid = mnl_socket_get_portid(nl);
     for (;;) {
-        pollfd p{mnl_socket_get_fd(nl), POLLIN, 0};
-        if (::poll(&p, 1, 3000) <= 0)
+        const int pr = poll_readable(mnl_socket_get_fd(nl), 3000);
+        if (pr < 0)
+            return Error{"nftables: list tables: poll: " + errno_text(errno), ""};
+        if (pr == 0)
             return Error{"nftables: list tables: no answer", ""};
-        const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+        const ssize_t n = recv_retrying(nl, buf.data(), buf.size());
         if (n < 0)
             return Error{"nftables: list tables: " + errno_text(errno), ""};
         const int r = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, table_cb, &info);

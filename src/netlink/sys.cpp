@@ -45,6 +45,15 @@ Result<MnlSocket> open_netfilter_socket()
     return out;
 }
 
+ssize_t recv_retrying(mnl_socket* nl, void* buf, size_t len)
+{
+    for (;;) {
+        const ssize_t n = mnl_socket_recvfrom(nl, buf, len);
+        if (n >= 0 || errno != EINTR)
+            return n;
+    }
+}
+
 // ---- processes ---------------------------------------------------------------
 
 std::optional<uint64_t> process_start_time(pid_t pid)

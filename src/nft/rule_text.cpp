@@ -16,7 +16,7 @@
 namespace itr::nft {
 
 NftRuleText::NftRuleText(std::unique_ptr<NftRulesetSource> src, NftRuleTextOptions opts)
-    : src_(std::move(src)), opts_(opts), diags_(opts.max_diagnostics, "nft rule text: further diagnostics suppressed") {
+    : src_(std::move(src)), opts_(opts), limiter_(opts.min_reread_interval), diags_(opts.max_diagnostics, "nft rule text: further diagnostics suppressed") {
     opts_.max_versions = std::max<size_t>(opts_.max_versions, 2);
     opts_.max_netns = std::max<size_t>(opts_.max_netns, 1);
 }
@@ -56,9 +56,19 @@ void NftRuleText::check(uint32_t netns, NetnsState& st) {
     if (!st.versions.empty() && *gen == st.versions.back().generation) {
         st.versions.back().last_confirmed = std::max(st.versions.back().last_confirmed, a);
         st.failing = false;
+        st.behind = false;
         return;
     }
-    if (!st.versions.empty()) ++stats_.changes;
+    if (!st.versions.empty() && !st.behind) ++stats_.changes;
+    if (!st.versions.empty() && !limiter_.try_acquire(netns, b)) {
+        if (!st.behind)
+            diags_.add("nft rule text for netns " + std::to_string(netns) +
+                       ": its rules change faster than they are re-read; answers meanwhile are marked rule?=");
+        ++stats_.deferred;
+        st.behind = true;
+        return;
+    }
+    st.behind = false;
     // Seen at b at the latest; read() narrows it down.
     const uint64_t read_start = src_->now_ns();
     ++stats_.reads;
@@ -121,6 +131,7 @@ void NftRuleText::lookup(TraceRecord& rec, uint32_t netns, uint64_t event_mono_n
     auto maybe_check = [&](bool force) {
         if (!st.versions.empty() && t <= st.versions.back().last_confirmed) return;
         if (st.failing && src_->now_ns() < st.retry_at) return;
+        if (st.behind && !limiter_.ready(netns, src_->now_ns())) return;
         if (!force && !st.versions.empty() &&
             src_->now_ns() - st.last_check < uint64_t(opts_.min_check_interval.count())) {
             rate_limited = true;
@@ -141,7 +152,7 @@ void NftRuleText::lookup(TraceRecord& rec, uint32_t netns, uint64_t event_mono_n
         bool certain = false;
         if (t > vs.back().last_confirmed) {
             cands.push_back(&vs.back());
-            certain = !st.failing;  // rate-limited: the user's window
+            certain = !st.failing && !st.behind;  // rate-limited: the user's window
         } else if (t < vs.front().first_seen) {
             cands.push_back(&vs.front());
             certain = !st.trimmed;

@@ -331,9 +331,17 @@ void add_iptables_text(IndexedTable& it, const std::string& table, const RuleSet
         notes.push_back(where + ": not in iptables-nft-save's output (incompatible with iptables-nft): nft text");
         return;
     }
+    if (!rs.doubts.empty() || !st->doubts.empty()) {
+        const std::string& why = !rs.doubts.empty() ? rs.doubts.front() : st->doubts.front();
+        notes.push_back(where + ": iptables-nft-save's text may not split into the kernel's rules (" + why +
+                        "): nft text");
+        return;
+    }
     for (auto& [name, chain] : it.chains) {
         const Chain* sc = st->find(name);
-        bool ok = sc && sc->rules.size() == chain.rules.size();
+        // Counting alone is not enough: a quoted argument may hold a faked
+        // rule line while a stray raw quote swallows a real one.
+        bool ok = sc && sc->rules.size() == chain.rules.size() && !st->doubtful(name);
         for (size_t i = 0; ok && i < sc->rules.size(); ++i) ok = quotes_balanced(sc->rules[i]);
         if (!ok) {
             if (!chain.rules.empty())

@@ -39,6 +39,7 @@
 #include <deque>
 
 #include "iptables_trace/enricher.hpp"
+#include "iptables_trace/stop.hpp"
 
 namespace itr {
 
@@ -54,13 +55,16 @@ struct Enricher::TableState {
     bool trimmed = false;          // older versions were dropped
     bool failing = false;          // the last check or read failed
     bool checked = false;
+    // A check saw a fingerprint we hold no text for and the read was put
+    // off (ReadLimiter): the newest version is no longer the one in force.
+    bool behind = false;
     uint64_t last_check_start = 0;
     uint64_t retry_at = 0;
     uint64_t last_use = 0;
 };
 
 Enricher::Enricher(std::unique_ptr<RulesetSource> src, EnricherOptions opts)
-    : src_(std::move(src)), opts_(opts), diags_(opts.max_diagnostics, "rule text: further diagnostics suppressed") {
+    : src_(std::move(src)), opts_(opts), limiter_(opts.min_reread_interval), diags_(opts.max_diagnostics, "rule text: further diagnostics suppressed") {
     if (opts_.max_versions < 2) opts_.max_versions = 2;
     if (opts_.max_tables < 1) opts_.max_tables = 1;
 }
@@ -147,10 +151,26 @@ void Enricher::check(const Key& k, TableState& st) {
     if (!st.versions.empty() && *fp == st.versions.back().fp) {
         st.versions.back().last_confirmed = std::max(st.versions.back().last_confirmed, a);
         st.failing = false;
+        st.behind = false;
         return;
     }
-    if (!st.versions.empty()) ++stats_.changes;
+    const bool held = std::any_of(st.versions.begin(), st.versions.end(),
+                                  [&](const Version& v) { return v.fp == *fp; });
+    if (!st.behind && !st.versions.empty()) ++stats_.changes;
+    if (!held && !st.versions.empty() && !limiter_.try_acquire(netns, b)) {
+        if (!st.behind) diag(key_text(netns, fam, table) + "deferred",
+                             "rule text for " + key_text(netns, fam, table) +
+                                 ": its rules change faster than they are re-read; answers meanwhile are marked rule?=");
+        ++stats_.deferred;
+        st.behind = true;
+        return;
+    }
+    st.behind = false;
     read(k, st, *fp, b);
+}
+
+bool Enricher::waiting(const Key& k, const TableState& st, uint64_t now) const {
+    return st.behind && !limiter_.ready(std::get<0>(k), now);
 }
 
 bool Enricher::read(const Key& k, TableState& st, Fingerprint seen, uint64_t seen_end) {
@@ -187,6 +207,23 @@ bool Enricher::read(const Key& k, TableState& st, Fingerprint seen, uint64_t see
         if (*fp2 == seen) {
             auto parsed = parse_iptables_save(*text);
             if (!parsed) return fail(parsed.error().what);
+            if (seen.layout) check_against_kernel(*parsed, table, *seen.layout);
+            for (const std::string& d : parsed->doubts)
+                diag(key_text(netns, fam, table) + d, "rule text for " + key_text(netns, fam, table) + ": " + d +
+                                                          ": its rule numbers are marked rule?=");
+            if (const Table* t = parsed->find(table)) {
+                for (const std::string& d : t->doubts)
+                    diag(key_text(netns, fam, table) + d, "rule text for " + key_text(netns, fam, table) + ": " +
+                                                              d + ": its rule numbers are marked rule?=");
+                for (const std::string& c : t->doubtful_chains)
+                    diag(key_text(netns, fam, table) + "chain " + c,
+                         "rule text for " + key_text(netns, fam, table) + ": chain " + c +
+                             (t->withheld_chains.count(c)
+                                  ? " shows another number of rules than the kernel holds (a string printed raw "
+                                    "holding a newline?): no text for its rules"
+                                  : " may not split into the kernel's rules (a quoted string holding a line like "
+                                    "a rule): marked rule?="));
+            }
             st.last_check_start = std::max(st.last_check_start, a2);
             return push(std::make_shared<RuleSet>(std::move(*parsed)), seen_end, a2);
         }
@@ -209,6 +246,9 @@ Status Enricher::prime(std::optional<uint32_t> netns_opt) {
             continue;
         }
         for (const std::string& t : *tables) {
+            // One iptables-save per table: a stop asked for meanwhile need
+            // not wait for all of them.
+            if (stop_requested()) return ok_status();
             Key k{netns, fam, t};
             TableState& st = state_for(k);
             uint64_t before = stats_.failures;
@@ -227,6 +267,7 @@ void Enricher::tick() {
     for (auto& [k, st] : states_) {
         if (st->checked && now - st->last_check_start < every) continue;
         if (st->failing && now < st->retry_at) continue;
+        if (waiting(k, *st, now)) continue;
         check(k, *st);
     }
 }
@@ -248,6 +289,7 @@ void Enricher::enrich(TraceEvent& ev) {
         if (!st.versions.empty() && t <= st.versions.back().last_confirmed) return;
         if (st.failing && now < st.retry_at) return;
         uint64_t now2 = src_->now_ns();
+        if (waiting(k, st, now2)) return;
         if (!force && st.checked && now2 - st.last_check_start < uint64_t(opts_.min_check_interval.count())) {
             rate_limited = true;
             return;
@@ -268,7 +310,8 @@ void Enricher::enrich(TraceEvent& ev) {
         const auto& vs = st.versions;
         if (t > vs.back().last_confirmed) {
             cands.push_back(&vs.back());
-            certain = !st.failing;  // rate-limited: the user's window; failing: unknown
+            // rate-limited: the user's window; failing or behind: unknown
+            certain = !st.failing && !st.behind;
         } else if (t < vs.front().first_seen) {
             cands.push_back(&vs.front());
             certain = !st.trimmed;
@@ -291,8 +334,10 @@ void Enricher::enrich(TraceEvent& ev) {
 
         std::vector<RuleLookup> fits;
         std::optional<RuleLookup> newest_any;
+        bool doubtful = false;
         for (const Version* v : cands) {
             RuleLookup r = lookup_rule(*v->rules, ev.table, ev.chain, ev.rulenum, ev.rule_kind);
+            doubtful |= r.doubtful;
             if (r.text) newest_any = r;
             if (r.ok()) fits.push_back(std::move(r));
         }
@@ -311,6 +356,12 @@ void Enricher::enrich(TraceEvent& ev) {
             bool agree = std::all_of(fits.begin(), fits.end(),
                                      [&](const RuleLookup& r) { return r.text == fits.back().text; });
             stale = !(certain && agree);
+        }
+        // The text's split into rules may not be the kernel's: the number
+        // may name another rule than the text shown.
+        if (doubtful) {
+            stale = true;
+            ++stats_.doubtful;
         }
         if (answer && answer->text) ev.rule_text = escape_rule_text(*answer->text);
         ev.rule_text_stale = stale;

@@ -1,8 +1,5 @@
-// iptables-save parsing, rule lookup and rule-text escaping. Pure.
-#include <charconv>
-
+// Rule lookup and rule-text escaping. Pure. (Parsing: save_parser.cpp.)
 #include "iptables_trace/rules.hpp"
-#include "iptables_trace/text_lines.hpp"
 
 namespace itr {
 
@@ -34,133 +31,14 @@ Chain& Table::add(std::string name, std::optional<std::string> policy) {
     return chains.back();
 }
 
+bool Table::doubtful(std::string_view chain) const {
+    return !doubts.empty() || doubtful_chains.count(std::string(chain)) != 0;
+}
+
 const Table* RuleSet::find(std::string_view table) const {
     for (const Table& t : tables)
         if (t.name == table) return &t;
     return nullptr;
-}
-
-namespace {
-
-std::string_view trim_right(std::string_view s) {
-    while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-bool parse_u64(std::string_view s, uint64_t& out) {
-    if (s.empty()) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size();
-}
-
-// "[12:345]" -> true. Only checks the shape; the values are not kept.
-bool is_counters(std::string_view s) {
-    if (s.size() < 5 || s.front() != '[' || s.back() != ']') return false;
-    s = s.substr(1, s.size() - 2);
-    size_t colon = s.find(':');
-    if (colon == std::string_view::npos) return false;
-    uint64_t a = 0, b = 0;
-    return parse_u64(s.substr(0, colon), a) && parse_u64(s.substr(colon + 1), b);
-}
-
-Error parse_error(size_t lineno, std::string_view why) {
-    return Error{"iptables-save output, line " + std::to_string(lineno) + ": " + std::string(why), ""};
-}
-
-}  // namespace
-
-Result<RuleSet> parse_iptables_save(std::string_view text) {
-    RuleSet rs;
-    Table* cur = nullptr;
-    std::string* last_rule = nullptr;  // for continuation lines
-    LineCursor lines(text);
-    std::string_view raw;
-    while (lines.next(raw)) {
-        const size_t lineno = lines.lineno();
-        std::string_view line = trim_right(raw);
-
-        // Rule lines, with the optional "[pkts:bytes] " prefix of -c.
-        std::string_view rule = line;
-        if (!rule.empty() && rule.front() == '[') {
-            size_t close = rule.find(']');
-            if (close != std::string_view::npos && is_counters(rule.substr(0, close + 1)) &&
-                rule.substr(close + 1).starts_with(" -A ")) {
-                rule = rule.substr(close + 2);
-            }
-        }
-        if (rule.starts_with("-A ")) {
-            if (!cur) return parse_error(lineno, "rule outside a table");
-            std::string_view rest = rule.substr(3);
-            size_t sp = rest.find(' ');
-            std::string_view chain = rest.substr(0, sp);
-            if (chain.empty()) return parse_error(lineno, "rule without a chain name");
-            Chain* c = cur->find(chain);
-            // iptables-save declares every chain first; be lenient if not.
-            if (!c) c = &cur->add(std::string(chain), std::nullopt);
-            c->rules.emplace_back(rule);
-            last_rule = &c->rules.back();
-            continue;
-        }
-        if (line.empty() || line.front() == '#') {
-            // A blank line inside a rule could be part of a comment holding
-            // "\n\n"; iptables-save never prints blank lines otherwise.
-            if (line.empty() && last_rule && lines.peek()) {
-                std::string_view next = trim_right(*lines.peek());
-                bool next_known = next.empty() || next.front() == '#' || next.front() == ':' ||
-                                  next.front() == '*' || next.front() == '[' || next.starts_with("-A ") ||
-                                  next == "COMMIT";
-                if (!next_known) {
-                    last_rule->append("\n");
-                    continue;
-                }
-            }
-            continue;
-        }
-        if (line.front() == '*') {
-            if (line.size() == 1) return parse_error(lineno, "table line without a name");
-            rs.tables.push_back(Table{});
-            rs.tables.back().name = std::string(line.substr(1));
-            cur = &rs.tables.back();
-            last_rule = nullptr;
-            continue;
-        }
-        if (line == "COMMIT") {
-            if (!cur) return parse_error(lineno, "COMMIT outside a table");
-            cur = nullptr;
-            last_rule = nullptr;
-            continue;
-        }
-        if (line.front() == ':') {
-            if (!cur) return parse_error(lineno, "chain outside a table");
-            std::string_view rest = line.substr(1);
-            size_t sp = rest.find(' ');
-            if (sp == std::string_view::npos || sp == 0) return parse_error(lineno, "malformed chain line");
-            std::string name(rest.substr(0, sp));
-            rest = rest.substr(sp + 1);
-            sp = rest.find(' ');
-            std::string_view policy = rest.substr(0, sp);
-            if (policy.empty()) return parse_error(lineno, "chain line without a policy");
-            if (sp != std::string_view::npos) {
-                std::string_view counters = rest.substr(sp + 1);
-                if (!is_counters(counters)) return parse_error(lineno, "malformed chain counters");
-            }
-            std::optional<std::string> pol;
-            if (policy != "-") pol = std::string(policy);
-            cur->add(std::move(name), std::move(pol));
-            last_rule = nullptr;
-            continue;
-        }
-        if (cur && last_rule) {
-            // The rest of a rule whose comment (or log prefix) held a newline.
-            last_rule->append("\n");
-            last_rule->append(line);
-            continue;
-        }
-        return parse_error(lineno, "unexpected line");
-    }
-    if (cur) return parse_error(lines.lineno(), "table " + cur->name + " without COMMIT");
-    return rs;
 }
 
 std::string_view lookup_status_name(LookupStatus s) {
@@ -180,6 +58,12 @@ RuleLookup lookup_rule(const RuleSet& rs, std::string_view table, std::string_vi
     const Table* t = rs.find(table);
     if (!t) {
         r.status = LookupStatus::NoTable;
+        return r;
+    }
+    r.doubtful = !rs.doubts.empty() || t->doubtful(chain);
+    if (t->withheld_chains.count(std::string(chain))) {
+        r.status = LookupStatus::OutOfRange;
+        r.doubtful = true;
         return r;
     }
     const Chain* c = t->find(chain);

@@ -14,6 +14,8 @@
 #include <climits>
 #include <cstddef>
 #include <cstring>
+#include <algorithm>
+#include <array>
 
 #include "iptables_trace/enricher.hpp"
 #include "iptables_trace/netns_exec.hpp"
@@ -96,6 +98,39 @@ struct Hasher {
     }
 };
 
+// The entries of a table blob, as far as xt_chain_layout needs them;
+// nullopt when they do not tile the blob.
+template <typename Entry>
+std::optional<std::vector<XtEntryView>> entry_views(const unsigned char* base, size_t size) {
+    std::vector<XtEntryView> out;
+    for (size_t off = 0; off < size;) {
+        if (size - off < sizeof(Entry)) return std::nullopt;
+        Entry e;
+        std::memcpy(&e, base + off, sizeof e);
+        if (e.next_offset < sizeof(Entry) || e.next_offset > size - off) return std::nullopt;
+        if (e.target_offset < sizeof(Entry) || size_t(e.target_offset) + sizeof(xt_entry_target) > e.next_offset)
+            return std::nullopt;
+        xt_entry_target t;
+        std::memcpy(&t, base + off + e.target_offset, sizeof t);
+        XtEntryView v;
+        v.offset = uint32_t(off);
+        v.target.assign(t.u.user.name, strnlen(t.u.user.name, sizeof t.u.user.name));
+        const size_t room = e.next_offset - e.target_offset - sizeof(xt_entry_target);
+        const unsigned char* data = base + off + e.target_offset + sizeof(xt_entry_target);
+        if (v.target.empty() && room >= sizeof(int32_t)) {
+            int32_t verdict;
+            std::memcpy(&verdict, data, sizeof verdict);
+            v.verdict = verdict;
+        } else if (v.target == "ERROR") {
+            const size_t len = std::min<size_t>(room, XT_FUNCTION_MAXNAMELEN);
+            v.error_name.assign(reinterpret_cast<const char*>(data), strnlen(reinterpret_cast<const char*>(data), len));
+        }
+        out.push_back(std::move(v));
+        off += e.next_offset;
+    }
+    return out;
+}
+
 // The fingerprint of one table in the calling thread's netns. Hashes what
 // IPT_SO_GET_INFO and IPT_SO_GET_ENTRIES return, with every entry's counters
 // zeroed: counters move with each packet, rules do not. Everything else in
@@ -139,6 +174,15 @@ Result<Fingerprint> fingerprint_here_t(int family, int opt_info, int opt_entries
             return Error{"get entries of table " + table + ": " + errno_text(e), ""};
         }
         unsigned char* base = buf.data() + offsetof(GetEntries, entrytable);
+        // Before the counters are masked: the walk only reads targets.
+        auto views = entry_views<Entry>(base, info.size);
+        std::array<uint32_t, 5> hooks{}, underflows{};
+        for (unsigned i = 0; i < NF_INET_NUMHOOKS && i < 5; ++i) {
+            hooks[i] = info.hook_entry[i];
+            underflows[i] = info.underflow[i];
+        }
+        fp.layout = views ? xt_chain_layout(*views, info.valid_hooks, hooks, underflows)
+                          : XtLayout{{}, "the entries do not tile the table"};
         for (size_t off = 0; off + sizeof(Entry) <= info.size;) {
             auto* e = reinterpret_cast<Entry*>(base + off);
             std::memset(&e->counters, 0, sizeof e->counters);

@@ -54,7 +54,7 @@ public:
         return text;
     }
     void set(uint32_t netns, Family f, const std::string& table, uint64_t hash, std::string text) {
-        tables[{netns, f, table}] = FakeTable{Fingerprint{true, hash}, std::move(text)};
+        tables[{netns, f, table}] = FakeTable{Fingerprint{true, hash, std::nullopt}, std::move(text)};
     }
 };
 
