@@ -53,7 +53,7 @@ need_tracer() { need_cmd iptables-trace; }
 #   kernel-module     our module (its counters, its insertion, --kmod)
 backend_caps() {
 	case $ITR_BACKEND in
-	module) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains kernel-module" ;;
+	module) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains nft-rule-events kernel-module" ;;
 	bpf) echo "rule-events table-verdicts pid-filter skb-identity perf-loss nft-chains nft-rule-events" ;;
 	netlink) echo "rule-events nft-rule-events" ;;
 	*) echo "" ;;
