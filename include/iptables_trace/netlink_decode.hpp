@@ -145,6 +145,10 @@ struct NftTraceRule {
 // filters this backend cannot honour (-p pid) and contradictory ones.
 Result<std::vector<NftTraceRule>> build_trace_rules(const Options& opts);
 
+// Pure: whether a release string ("5.10.0-46-amd64", "6.12.57+deb13-amd64")
+// is at least major.minor; false when it does not parse.
+bool kernel_at_least(std::string_view release, int major, int minor);
+
 // True when no packet filter is given (every packet will be traced).
 bool filter_is_empty(const Options& opts);
 

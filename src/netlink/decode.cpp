@@ -325,4 +325,23 @@ std::optional<TableOwner> parse_owner_comment(std::string_view c)
     return TableOwner{int(pid), start};
 }
 
+bool kernel_at_least(std::string_view release, int major, int minor)
+{
+    int v[2] = {0, 0};
+    size_t i = 0;
+    for (int k = 0; k < 2; ++k) {
+        const size_t start = i;
+        while (i < release.size() && release[i] >= '0' && release[i] <= '9' && i - start < 6)
+            v[k] = v[k] * 10 + (release[i++] - '0');
+        if (i == start)
+            return false;
+        if (k == 0) {
+            if (i >= release.size() || release[i] != '.')
+                return false;
+            ++i;
+        }
+    }
+    return v[0] > major || (v[0] == major && v[1] >= minor);
+}
+
 }  // namespace itr::netlink

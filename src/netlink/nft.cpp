@@ -1,5 +1,6 @@
 // The tool's nftables table, built with libnftnl and sent with libmnl.
 #include <libmnl/libmnl.h>
+#include <sys/utsname.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -170,6 +171,19 @@ void add_match(nftnl_rule* r, const NftMatch& m)
     add_expr(r, cmp_eq(m.value));
 }
 
+// 6.0 turned __skb_flow_dissect's WARN_ON_ONCE(!net) into a debug-only
+// check; nf_tables computes every traced packet's id with skb_get_hash().
+bool trace_id_safe_without_socket()
+{
+    static const bool safe = [] {
+        utsname u{};
+        if (uname(&u) != 0)
+            return false;
+        return kernel_at_least(u.release, 6, 0);
+    }();
+    return safe;
+}
+
 void add_set_nftrace(nftnl_rule* r)
 {
     const uint8_t one = 1;
@@ -293,6 +307,12 @@ Status send_table_batch(mnl_socket* nl, const std::vector<NftTraceRule>& rules, 
             nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTableName);
             nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, cs.name);
             nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+            // Before 6.0 the trace id of a packet with neither socket nor
+            // device (a REJECT's reply) trips a WARN_ON in the flow
+            // dissector: in OUTPUT mark only packets that have a socket
+            // (the socket uid load breaks the rule without one).
+            if (cs.hook == NF_INET_LOCAL_OUT && !trace_id_safe_without_socket())
+                add_expr(r.get(), meta_load(NFT_META_SKUID));
             for (const auto& m : tr.matches)
                 add_match(r.get(), m);
             add_set_nftrace(r.get());

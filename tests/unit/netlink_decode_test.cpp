@@ -427,3 +427,20 @@ TEST(OwnerComment, OnlyOurExactFormIsOurs) {
                                 "my firewall", " iptables-trace pid=12 start=5", "iptables-trace  pid=12 start=5"})
         EXPECT_FALSE(parse_owner_comment(foreign)) << "'" << foreign << "'";
 }
+
+// Before 6.0 the marking chain leaves OUTPUT packets without a socket alone
+// (the flow dissector's WARN_ON_ONCE(!net) when nf_tables hashes them).
+TEST(KernelAtLeast, DebianReleases)
+{
+    using itr::netlink::kernel_at_least;
+    EXPECT_FALSE(kernel_at_least("5.10.0-46-amd64", 6, 0));
+    EXPECT_FALSE(kernel_at_least("5.19.17", 6, 0));
+    EXPECT_TRUE(kernel_at_least("6.0.0", 6, 0));
+    EXPECT_TRUE(kernel_at_least("6.1.0-57-amd64", 6, 0));
+    EXPECT_TRUE(kernel_at_least("6.12.117+deb12-amd64", 6, 0));
+    EXPECT_TRUE(kernel_at_least("10.0", 6, 0));
+    EXPECT_FALSE(kernel_at_least("", 6, 0));
+    EXPECT_FALSE(kernel_at_least("6", 6, 0));
+    EXPECT_FALSE(kernel_at_least("x.1", 6, 0));
+    EXPECT_FALSE(kernel_at_least("6.x", 6, 0));
+}

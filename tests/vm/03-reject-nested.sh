@@ -33,7 +33,13 @@ oracle_check trace '10\.99\.0\.' filter OUTPUT t0.OUTPUT t1.OUTPUT
 # nested_check OUTER_PKT INNER_PKT INNER_RULE
 nested_check() {
 	assert_count trace "$1.*ipttrace=\[pf=PF_INET in=veth0 out= $(rule_re filter INPUT 1 "$3")" 1 "outer INPUT rule $3"
-	assert_count trace "$2.*ipttrace=\[pf=PF_INET in= out=veth0 $(rule_re filter OUTPUT 3 "$3")" 1 "nested OUTPUT rule $3"
+	if [ "$ITR_BACKEND" = bpf ] && kernel_before 6 0; then
+		# Without the module only our nftables table marks, and before 6.0
+		# it leaves a reply with no socket alone (README, bpf backend).
+		assert_count trace "$2.*ipttrace=" 0 "nested OUTPUT rule lines (unmarked reply, kernel before 6.0)"
+	else
+		assert_count trace "$2.*ipttrace=\[pf=PF_INET in= out=veth0 $(rule_re filter OUTPUT 3 "$3")" 1 "nested OUTPUT rule $3"
+	fi
 	outer=$(grep -E -- "$1.*$(table_re PF_INET filter INPUT DROP)" trace)
 	inner=$(grep -E -- "$2.*$(table_re PF_INET filter OUTPUT ACCEPT)" trace)
 	[ -n "$outer" ] || fail "outer INPUT table line with verdict DROP missing for /$1/"

@@ -98,6 +98,12 @@ show_file() { # print a file for the log, bounded: the first 50 and last 30 line
 	echo "-----"
 }
 
+# kernel_before MAJOR MINOR: the running kernel is older than MAJOR.MINOR
+kernel_before() {
+	_r=$(uname -r); _maj=${_r%%.*}; _rest=${_r#*.}; _min=${_rest%%[!0-9]*}
+	[ "$_maj" -lt "$1" ] || { [ "$_maj" -eq "$1" ] && [ "$_min" -lt "$2" ]; }
+}
+
 # --- namespaces ----------------------------------------------------------------
 # netns_pair NS1 NS2: two namespaces joined by a veth (NS1:veth0 <-> NS2:veth0),
 # 10.99.0.1/24 + fd00:99::1/64 in NS1, 10.99.0.2/24 + fd00:99::2/64 in NS2, lo up.
