@@ -38,6 +38,9 @@ ip -n r neigh replace 10.98.0.2 lladdr "$(mac a veth0)" dev ra nud permanent
 ip -n r neigh replace 10.98.0.130 lladdr "$(mac b veth0)" dev rb nud permanent
 ip -n b neigh replace 10.98.0.129 lladdr "$(mac r rb)" dev veth0 nud permanent
 in_ns r sysctl -qw net.ipv4.ip_forward=1
+# b answers nothing (no ICMP port unreachable back through r): only the
+# datagrams below cross r's FORWARD chain.
+in_ns b iptables-legacy -A OUTPUT -p icmp -j DROP
 
 in_ns r iptables-nft-restore <<'EOF' || skip "iptables-nft cannot write rules here (nf_tables)"
 *filter
