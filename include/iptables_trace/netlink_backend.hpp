@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "iptables_trace/backend.hpp"
@@ -35,6 +36,9 @@ Result<Embedded> start_embedded(const Options& opts, Diagnostics& diag, bool bin
 // start_embedded in -N's netns, else in ours and in every other netns that
 // exists now (one that refuses is said on diag and left out; ours first).
 Result<std::vector<Embedded>> start_marking(const Options& opts, Diagnostics& diag, bool bind_logger);
+// "; nf_tables trace: netns N (events N, lost N), ..." for an exit summary;
+// empty without listeners.
+std::string listeners_summary(const std::vector<Embedded>& listeners);
 // What that set-up needs of this machine (root, nfnetlink_log, nf_log,
 // nf_tables, filters nftables can express).
 std::vector<Check> marking_requirements(const Options& opts);

@@ -30,6 +30,16 @@ public:
     // Losses found another way (a counter of refused outputs) and reported
     // by the caller: counted with the reader's own.
     void add_lost(uint64_t n) { lost_ += n; }
+    // At exit: `refused` outputs the programs counted (output_err) that no
+    // loss report covered yet (the last burst's) are counted lost; how many.
+    uint64_t account_refused(uint64_t refused)
+    {
+        if (refused <= lost_)
+            return 0;
+        const uint64_t n = refused - lost_;
+        lost_ += n;
+        return n;
+    }
     uint64_t lost() const { return lost_; }
     // "events 120, lost 0" (", undecodable N" when there were any).
     std::string totals() const;

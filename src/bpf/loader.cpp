@@ -1,5 +1,8 @@
 #include "loader.hpp"
 
+#include "iptables_trace/counter_names.hpp"
+#include "iptables_trace/event.h"
+
 #include <bpf/bpf.h>
 #include <time.h>
 
@@ -135,6 +138,14 @@ uint64_t percpu_sum(int map_fd, uint32_t key)
         for (auto v : vals)
             sum += v;
     return sum;
+}
+
+std::string bpf_stats_text(int stats_map_fd)
+{
+    std::string s = "; bpf:";
+    for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
+        s += " " + std::string(kBpfStatNames[k]) + "=" + std::to_string(percpu_sum(stats_map_fd, k));
+    return s;
 }
 
 }  // namespace itr

@@ -103,5 +103,7 @@ void report_programs(struct bpf_object* obj, std::ostream& out, std::string_view
 
 // The sum over every possible CPU of a per-CPU array's u64 at key.
 uint64_t percpu_sum(int map_fd, uint32_t key);
+// "; bpf: seen=N matched=N ..." from the programs' per-CPU stats map.
+std::string bpf_stats_text(int stats_map_fd);
 
 }  // namespace itr

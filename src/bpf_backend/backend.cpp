@@ -61,28 +61,13 @@ public:
         return merged_->drain(on_event, on_lost, nft_rules_);
     }
 
-    uint64_t take_unreported_lost() override
-    {
-        const uint64_t refused = stat(ITR_STAT_OUTPUT_ERR);
-        if (refused <= stream_->lost())
-            return 0;
-        const uint64_t n = refused - stream_->lost();
-        stream_->add_lost(n);
-        return n;
-    }
+    uint64_t take_unreported_lost() override { return stream_->account_refused(stat(ITR_STAT_OUTPUT_ERR)); }
 
+    // The perf totals lead, "events N, lost N;" as every BPF backend says
+    // them; the nf_tables listeners' own come last, in brackets.
     std::string summary() const override
     {
-        std::ostringstream s;
-        // The perf totals lead, "events N, lost N;" as every BPF backend
-        // says them; the nf_tables listeners' own come last, in brackets.
-        s << stream_->totals() << "; bpf:";
-        for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
-            s << ' ' << kBpfStatNames[k] << '=' << stat(k);
-        s << "; nf_tables trace:";
-        for (size_t i = 0; i < nl_.size(); i++)
-            s << (i ? ", " : " ") << "netns " << nl_[i].netns << " (" << nl_[i].backend->summary() << ")";
-        return s.str();
+        return stream_->totals() + bpf_stats_text(bpf_map__fd(skel_->maps.stats)) + netlink::listeners_summary(nl_);
     }
 
     uint64_t stat(uint32_t key) const { return percpu_sum(bpf_map__fd(skel_->maps.stats), key); }

@@ -64,15 +64,7 @@ public:
     // Every failed bpf_perf_event_output() is counted by our programs
     // (output_err); the perf buffer reports the same losses only when a
     // later sample gets in.
-    uint64_t take_unreported_lost() override
-    {
-        const uint64_t refused = stat(ITR_STAT_OUTPUT_ERR);
-        if (refused <= stream_->lost())
-            return 0;
-        const uint64_t n = refused - stream_->lost();
-        stream_->add_lost(n);
-        return n;
-    }
+    uint64_t take_unreported_lost() override { return stream_->account_refused(stat(ITR_STAT_OUTPUT_ERR)); }
 
     std::string summary() const override
     {
@@ -80,14 +72,7 @@ public:
         s << stream_->totals() << "; module:";
         for (const char* p : kModuleCounterNames)
             s << ' ' << p << '=' << read_module_param(ITR_MODULE_NAME, p);
-        s << "; bpf:";
-        for (uint32_t k = 0; k < ITR_STAT_MAX; k++)
-            s << ' ' << kBpfStatNames[k] << '=' << stat(k);
-        if (!nl_.empty()) {
-            s << "; nf_tables trace:";
-            for (size_t i = 0; i < nl_.size(); i++)
-                s << (i ? ", " : " ") << "netns " << nl_[i].netns << " (" << nl_[i].backend->summary() << ")";
-        }
+        s << bpf_stats_text(bpf_map__fd(skel_->maps.stats)) << netlink::listeners_summary(nl_);
         return s.str();
     }
 

@@ -423,6 +423,15 @@ Result<std::vector<Embedded>> start_marking(const Options& opts, Diagnostics& di
 
 std::vector<Check> marking_requirements(const Options& opts) { return requirements(opts); }
 
+std::string listeners_summary(const std::vector<Embedded>& listeners)
+{
+    std::string s;
+    for (size_t i = 0; i < listeners.size(); i++)
+        s += fmt::format("{}netns {} ({})", i ? ", " : "; nf_tables trace: ", listeners[i].netns,
+                         listeners[i].backend->summary());
+    return s;
+}
+
 }  // namespace itr::netlink
 
 namespace itr {
