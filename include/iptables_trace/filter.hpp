@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "iptables_trace/event.h"
+#include "iptables_trace/model.hpp"
 #include "iptables_trace/options.hpp"
 #include "iptables_trace/result.hpp"
 
@@ -30,5 +31,12 @@ uint8_t proto_number(Proto p);
 // passed: a filter is never silently dropped.
 Result<itr_config> make_bpf_config(const Options& opts, itr_arg_layout ipt, itr_arg_layout ip6t,
                                    std::optional<uint32_t> resolved_netns = std::nullopt);
+
+// The same packet filters (-H, --proto, -P, --icmpid) in user space, for
+// events whose source does not filter: nf_tables trace events come for
+// every packet with nf_trace set, an administrator's `meta nftrace set 1`
+// or TRACE target included. A packet whose headers are unknown (ip_version
+// 0) passes: nothing says it is not ours.
+bool packet_matches_filter(const Options& opts, const Packet& pkt);
 
 }  // namespace itr

@@ -1,5 +1,7 @@
 #include "iptables_trace/filter.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -51,6 +53,33 @@ Result<itr_config> make_bpf_config(const Options& opts, itr_arg_layout ipt, itr_
         c.netns = *ino;
     }
     return c;
+}
+
+bool packet_matches_filter(const Options& opts, const Packet& pkt)
+{
+    if (pkt.ip_version == 0)
+        return true;
+    if (opts.addr) {
+        const size_t n = opts.addr->version == 4 ? 4 : 16;
+        if (pkt.ip_version != opts.addr->version)
+            return false;
+        const auto same = [&](const std::array<uint8_t, 16>& a) {
+            return std::equal(a.begin(), a.begin() + n, opts.addr->bytes.begin());
+        };
+        if (!same(pkt.saddr) && !same(pkt.daddr))
+            return false;
+    }
+    if (opts.proto != Proto::Any && pkt.l4proto != proto_number(opts.proto))
+        return false;
+    if (opts.port && pkt.sport != opts.port && pkt.dport != opts.port)
+        return false;
+    if (opts.icmp_id) {
+        const bool echo = pkt.has_icmp && (pkt.icmp_type == 0 || pkt.icmp_type == 8 || pkt.icmp_type == 128 ||
+                                           pkt.icmp_type == 129);
+        if (!echo || pkt.icmp_id != *opts.icmp_id)
+            return false;
+    }
+    return true;
 }
 
 }  // namespace itr

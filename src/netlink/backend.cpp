@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "iptables_trace/checks.hpp"
+#include "iptables_trace/filter.hpp"
 #include "iptables_trace/netlink_backend.hpp"
 #include "iptables_trace/options.hpp"
 #include "iptables_trace/resources.hpp"
@@ -123,6 +124,9 @@ public:
     std::optional<LoggerBinding> logger_;
     std::optional<NftTraceTable> table_;
     bool legacy_records_ = true;  // Tuning::legacy_records
+    // The packet filters: nf_tables and TRACE report every packet with
+    // nf_trace set, an administrator's own marks included.
+    Options filter_;
     int fd_ = -1;                 // the socket both kinds of events come on
 
 private:
@@ -157,7 +161,8 @@ void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const
                             const LostFn& on_lost)
 {
     if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES) {
-        if (auto ev = nft_.handle({reinterpret_cast<const uint8_t*>(nlh), nlh->nlmsg_len}, ctx)) {
+        if (auto ev = nft_.handle({reinterpret_cast<const uint8_t*>(nlh), nlh->nlmsg_len}, ctx);
+            ev && packet_matches_filter(filter_, ev->pkt)) {
             ++events_;
             on_event(*ev);
         }
@@ -172,7 +177,7 @@ void NetlinkBackend::handle(const nlmsghdr* nlh, const DecodeContext& ctx, const
         if (const uint64_t gap = seq_.observe(*rec->seq); gap > 0)
             on_lost(gap, -1);
     }
-    if (auto ev = record_to_event(*rec, ctx)) {
+    if (auto ev = record_to_event(*rec, ctx); ev && packet_matches_filter(filter_, ev->pkt)) {
         ++events_;
         on_event(*ev);
     }
@@ -288,6 +293,7 @@ Result<std::unique_ptr<TraceBackend>> make_backend(const Options& opts, const Tu
         return st.error();
 
     be->legacy_records_ = tuning.legacy_records && tuning.logger;
+    be->filter_ = opts;
     int fd = -1;
     if (tuning.logger) {
         auto nflog = NflogGroup::bind(tuning.rcvbuf_bytes, tuning.legacy_records);

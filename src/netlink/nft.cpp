@@ -309,10 +309,12 @@ Status send_table_batch(mnl_socket* nl, const std::vector<NftTraceRule>& rules, 
             nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
             // Before 6.0 the trace id of a packet with neither socket nor
             // device (a REJECT's reply) trips a WARN_ON in the flow
-            // dissector: in OUTPUT mark only packets that have a socket
-            // (the socket uid load breaks the rule without one).
+            // dissector: in OUTPUT mark only packets that have a socket.
+            // The cgroup classid load breaks the rule without a full socket
+            // and, unlike the socket uid, needs no file (the kernel's own
+            // ICMP and TCP control sockets have none).
             if (cs.hook == NF_INET_LOCAL_OUT && !trace_id_safe_without_socket())
-                add_expr(r.get(), meta_load(NFT_META_SKUID));
+                add_expr(r.get(), meta_load(NFT_META_CGROUP));
             for (const auto& m : tr.matches)
                 add_match(r.get(), m);
             add_set_nftrace(r.get());

@@ -178,3 +178,64 @@ TEST(Filter, AllTogether) {
     EXPECT_EQ(c.has_icmp_id, 0);
     EXPECT_EQ(c.proto, 6);
 }
+
+// The user-space filter nf_tables trace events pass through: an
+// administrator's own nftrace marks must not show as ours.
+namespace {
+itr::Packet udp4(uint8_t s3, uint8_t d3, uint16_t sport, uint16_t dport)
+{
+    itr::Packet p;
+    p.ip_version = 4;
+    p.l4proto = 17;
+    p.saddr = {127, 0, 0, s3};
+    p.daddr = {127, 0, 0, d3};
+    p.sport = sport;
+    p.dport = dport;
+    return p;
+}
+}  // namespace
+
+TEST(PacketMatchesFilter, PortProtoAddrIcmpId)
+{
+    itr::Options o;
+    o.port = 7777;
+    o.proto = itr::Proto::Udp;
+    EXPECT_TRUE(itr::packet_matches_filter(o, udp4(1, 1, 40052, 7777)));
+    EXPECT_TRUE(itr::packet_matches_filter(o, udp4(1, 1, 7777, 40052)));
+    EXPECT_FALSE(itr::packet_matches_filter(o, udp4(1, 1, 40051, 9999)));
+    auto tcp = udp4(1, 1, 40052, 7777);
+    tcp.l4proto = 6;
+    EXPECT_FALSE(itr::packet_matches_filter(o, tcp));
+
+    itr::Options a;
+    a.addr = itr::IpAddr{4, {127, 0, 0, 2}};
+    EXPECT_TRUE(itr::packet_matches_filter(a, udp4(2, 1, 1, 2)));
+    EXPECT_TRUE(itr::packet_matches_filter(a, udp4(1, 2, 1, 2)));
+    EXPECT_FALSE(itr::packet_matches_filter(a, udp4(1, 3, 1, 2)));
+    auto v6 = udp4(2, 2, 1, 2);
+    v6.ip_version = 6;
+    EXPECT_FALSE(itr::packet_matches_filter(a, v6));
+
+    itr::Options i;
+    i.icmp_id = 4242;
+    itr::Packet echo;
+    echo.ip_version = 4;
+    echo.l4proto = 1;
+    echo.has_icmp = true;
+    echo.icmp_type = 8;
+    echo.icmp_id = 4242;
+    EXPECT_TRUE(itr::packet_matches_filter(i, echo));
+    echo.icmp_id = 4243;
+    EXPECT_FALSE(itr::packet_matches_filter(i, echo));
+    echo.icmp_id = 4242;
+    echo.icmp_type = 3;  // an error, not an echo
+    EXPECT_FALSE(itr::packet_matches_filter(i, echo));
+}
+
+TEST(PacketMatchesFilter, UnknownHeadersPassAndNoFilterPassesAll)
+{
+    itr::Options o;
+    o.port = 7777;
+    EXPECT_TRUE(itr::packet_matches_filter(o, itr::Packet{}));
+    EXPECT_TRUE(itr::packet_matches_filter(itr::Options{}, udp4(1, 1, 1, 1)));
+}
