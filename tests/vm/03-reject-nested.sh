@@ -28,7 +28,11 @@ assert_eq "$TRACER_RC" 0 "tracer exit status"
 show_file trace
 
 oracle_check trace '10\.99\.0\.' filter INPUT t0.INPUT t1.INPUT
-oracle_check trace '10\.99\.0\.' filter OUTPUT t0.OUTPUT t1.OUTPUT
+if [ "$ITR_BACKEND" = bpf ] && kernel_before 6 0; then
+	log "OUTPUT oracle not checked: the replies REJECT sends have no socket and stay unmarked before 6.0 (bpf backend)"
+else
+	oracle_check trace '10\.99\.0\.' filter OUTPUT t0.OUTPUT t1.OUTPUT
+fi
 
 # nested_check OUTER_PKT INNER_PKT INNER_RULE
 nested_check() {
