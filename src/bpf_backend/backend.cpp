@@ -80,7 +80,7 @@ public:
     std::optional<ModprobedModule> ip_tables_, ip6_tables_;
     std::vector<netlink::Embedded> nl_;  // one per marked netns
     Skel skel_;
-    std::vector<LinkPtr> links_;
+    std::vector<ProbeLink> links_;
     std::unique_ptr<PerfEventStream> stream_;
     std::optional<MergedStream> merged_;
     bool nft_rules_ = true;  // false with -p: nf_tables names no task
@@ -182,7 +182,7 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
         if (!probes)
             return probes.error();
         for (auto& l : probes->links)
-            be->links_.push_back(std::move(l));
+            be->links_.emplace_back(std::move(l));
     }
     clock.mark("kprobes attached");
 
@@ -229,10 +229,10 @@ public:
         return start_bpf_backend(opts, diag);
     }
 
-    // What it leaves after kill -9 is the netlink backend's (table, logger
-    // binding, state file), found and removed by that provider; probes and
-    // programs die with the process.
-    Result<std::vector<std::string>> cleanup_leftovers() const override { return std::vector<std::string>{}; }
+    // After kill -9: its kretprobe events in tracefs (they outlive the
+    // process); the marking tables, logger bindings and state files are
+    // the netlink backend's, found and removed by that provider.
+    Result<std::vector<std::string>> cleanup_leftovers() const override { return remove_stale_kprobe_events(); }
 
     int check(const Options& opts, std::ostream& out, Diagnostics& diag) const override
     {

@@ -8,6 +8,7 @@
 
 #include "iptables_trace/event_merge.hpp"
 #include "iptables_trace/preflight.hpp"
+#include "kprobe_attach.hpp"
 
 namespace itr {
 namespace {
@@ -157,3 +158,20 @@ TEST(EventMerge, FlushHandsOverEverythingAtExit)
 
 }  // namespace
 }  // namespace itr
+
+// The bpf backend's kretprobe events in tracefs outlive a kill -9: the next
+// start finds its own by name and removes those whose owner is gone.
+TEST(KprobeEvents, OursAreFoundByNameAndOwner)
+{
+    auto p = itr::parse_our_kprobe_event("r64:itr/itr_1234_ipt_do_table ipt_do_table");
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->pid, 1234);
+    EXPECT_EQ(p->event, "itr/itr_1234_ipt_do_table");
+    EXPECT_TRUE(itr::parse_our_kprobe_event("r4096:itr/itr_77_ip6t_do_table ip6t_do_table"));
+    // Someone else's, or not a name we make.
+    EXPECT_FALSE(itr::parse_our_kprobe_event("r64:kprobes/myprobe ipt_do_table"));
+    EXPECT_FALSE(itr::parse_our_kprobe_event("r64:itr/other_1234_ipt_do_table ipt_do_table"));
+    EXPECT_FALSE(itr::parse_our_kprobe_event("r64:itr/itr_x_ipt_do_table ipt_do_table"));
+    EXPECT_FALSE(itr::parse_our_kprobe_event("r64:itr/itr_1234 ipt_do_table"));
+    EXPECT_FALSE(itr::parse_our_kprobe_event(""));
+}

@@ -65,3 +65,16 @@ assert_count trace "$P.*$(rule_re filter INPUT 1 1)" 3 "our datagrams' rule line
 assert_count trace "$P.*$(table_re PF_INET filter INPUT ACCEPT)" 3 "INPUT verdicts of our 3 datagrams"
 assert_no_match trace ':9999 ' "the administrator's TRACE packets are not reported"
 assert_clean "after SIGTERM"
+
+# kill -9: what outlives the process (its kretprobe events in tracefs, the
+# marking table where the kernel has no owner flag, the logger binding) is
+# found and removed by --cleanup, and the administrator's logger is back.
+KE=/sys/kernel/tracing/kprobe_events
+tracer_start trace9 -P 7777 --proto udp
+grep -q '^r[0-9]*:itr/itr_' "$KE" 2>/dev/null || log "no kretprobe event of ours in $KE (made through the PMU)"
+kill -9 "$TRACER_PID"; wait "$TRACER_PID" 2>/dev/null; TRACER_PID=
+iptables-trace --cleanup > cleanup.out 2>&1 || { show_file cleanup.out; fail "--cleanup after kill -9"; }
+show_file cleanup.out
+assert_no_match "$KE" '^r[0-9]*:itr/itr_' "no kretprobe event of ours left after --cleanup"
+assert_eq "$(cat /proc/sys/net/netfilter/nf_log/2)" "$LOGGER" "nf_log/2 after kill -9 and --cleanup"
+assert_clean "after kill -9 and --cleanup"
