@@ -67,8 +67,13 @@ void remove_leftovers(const BackendRegistry& backends, Diagnostics& diag, const 
             diag.notice("removing a stale instance: " + removed.error().what);
             continue;
         }
-        for (const auto& what : *removed)
-            diag.notice(what.rfind(kNotRemoved, 0) == 0 ? what : when + what);
+        // A line that says its own verb ("removed stale ...", "restored
+        // nf_log/2 ...", "not removed: ...") is said as it is.
+        for (const auto& what : *removed) {
+            const bool own_verb = what.rfind(kNotRemoved, 0) == 0 || what.rfind("removed ", 0) == 0 ||
+                                  what.rfind("restored ", 0) == 0;
+            diag.notice(own_verb ? what : when + what);
+        }
     }
 }
 
