@@ -85,7 +85,8 @@ NFT
 	sleep 1
 	send m
 	sleep 1
-	kill -INT $MON 2>/dev/null; wait $MON 2>/dev/null
+	# TERM: a background job of a non-interactive shell ignores SIGINT.
+	kill $MON 2>/dev/null; wait $MON 2>/dev/null
 	bench "vm_nft_monitor round=$ROUND lines=$(wc -l < m.out)"
 	in_ns b nft delete table inet itr_bench_mark
 	start b -P 9999
