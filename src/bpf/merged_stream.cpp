@@ -1,35 +1,24 @@
 #include "merged_stream.hpp"
 
 #include <poll.h>
-#include <time.h>
 
 #include <cerrno>
 
+#include "iptables_trace/diagnostics.hpp"
 #include "iptables_trace/sys.hpp"
 
 namespace itr {
-namespace {
-
-uint64_t mono_now()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
-
-}  // namespace
-
 Status MergedStream::poll(int timeout_ms, const EventFn& on_event, const LostFn& on_lost, bool keep_side)
 {
     // Held events want the next drain soon, not after a full wait.
     if (merge_.held() > 0 && timeout_ms > 10)
         timeout_ms = 10;
-    std::vector<pollfd> p;
-    p.reserve(sides_.size() + 1);
-    p.push_back({perf_.epoll_fd(), POLLIN, 0});
-    for (const auto& s : sides_)
-        p.push_back({s.fd, POLLIN, 0});
-    if (::poll(p.data(), p.size(), timeout_ms) < 0 && errno != EINTR)
+    if (pollfds_.empty()) {
+        pollfds_.push_back({perf_.epoll_fd(), POLLIN, 0});
+        for (const auto& s : sides_)
+            pollfds_.push_back({s.fd, POLLIN, 0});
+    }
+    if (::poll(pollfds_.data(), pollfds_.size(), timeout_ms) < 0 && errno != EINTR)
         return Error{"poll: " + errno_text(errno), ""};
     return pass_on(on_event, on_lost, keep_side, false);
 }
@@ -41,7 +30,7 @@ Status MergedStream::drain(const EventFn& on_event, const LostFn& on_lost, bool 
 
 Status MergedStream::pass_on(const EventFn& on_event, const LostFn& on_lost, bool keep_side, bool last)
 {
-    merge_.begin_drain(mono_now());
+    merge_.begin_drain(uint64_t(StepClock::now_ns()));
     EventFn side = [&](TraceEvent& ev) {
         if (keep_side)
             on_event(ev);

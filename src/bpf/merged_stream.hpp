@@ -3,6 +3,8 @@
 // on in one order (EventMerge). The perf stream's totals stay its own.
 #pragma once
 
+#include <poll.h>
+
 #include <vector>
 
 #include "event_stream.hpp"
@@ -29,6 +31,7 @@ private:
 
     PerfEventStream& perf_;
     std::vector<SideSource> sides_;
+    std::vector<pollfd> pollfds_;  // the perf buffer's, then each side's; made at the first poll
     EventMerge merge_;
 };
 

@@ -16,16 +16,12 @@
 // nf_tables' own trace events (each rule), merged into one order.
 #include "iptables_trace/bpf_backend.hpp"
 
-#include <poll.h>
-#include <time.h>
 
 #include <cstring>
 #include <optional>
-#include <sstream>
 
 #include "event_stream.hpp"
 #include "merged_stream.hpp"
-#include "iptables_trace/counter_names.hpp"
 #include "iptables_trace/filter.hpp"
 #include "iptables_trace/netlink_backend.hpp"
 #include "iptables_trace/netns.hpp"

@@ -25,14 +25,7 @@ std::vector<Check> evaluate_bpf_preflight(const KernelFacts& f)
     c.push_back(f.vmlinux_btf ? make("btf", true, true, "/sys/kernel/btf/vmlinux present (CO-RE)")
                               : make("btf", false, true, "no kernel BTF (/sys/kernel/btf/vmlinux missing)",
                                      "a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed, or use --backend netlink"));
-    switch (f.kprobes) {
-    case Tri::Yes: c.push_back(make("kprobes", true, true, "kprobes available")); break;
-    case Tri::No:
-        c.push_back(make("kprobes", false, true, "this kernel has no kprobes (CONFIG_KPROBES is not set)",
-                         "use --backend netlink"));
-        break;
-    case Tri::Unknown: c.push_back(make("kprobes", true, false, "could not tell whether kprobes exist")); break;
-    }
+    c.push_back(kprobes_check(f.kprobes));
     // Lockdown: integrity refuses unsigned modules, not BPF tracing; only
     // confidentiality refuses the kernel memory reads every program does.
     if (f.lockdown == "confidentiality")

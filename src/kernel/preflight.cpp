@@ -249,6 +249,18 @@ KernelFacts gather_kernel_facts()
     return f;
 }
 
+Check kprobes_check(Tri kprobes)
+{
+    switch (kprobes) {
+    case Tri::Yes: return make("kprobes", true, true, "kprobes available");
+    case Tri::No:
+        return make("kprobes", false, true, "this kernel has no kprobes (CONFIG_KPROBES is not set)",
+                    "use --backend netlink");
+    case Tri::Unknown: break;
+    }
+    return make("kprobes", true, false, "could not tell whether kprobes exist");
+}
+
 std::vector<Check> evaluate_module_preflight(const KernelFacts& f)
 {
     std::vector<Check> c;
@@ -262,14 +274,7 @@ std::vector<Check> evaluate_module_preflight(const KernelFacts& f)
     c.push_back(f.vmlinux_btf ? make("btf", true, true, "/sys/kernel/btf/vmlinux present")
                               : make("btf", false, true, "no kernel BTF (/sys/kernel/btf/vmlinux missing)",
                                      "a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed"));
-    switch (f.kprobes) {
-    case Tri::Yes: c.push_back(make("kprobes", true, true, "kprobes available")); break;
-    case Tri::No:
-        c.push_back(make("kprobes", false, true, "this kernel has no kprobes (CONFIG_KPROBES is not set)",
-                         "use --backend netlink"));
-        break;
-    case Tri::Unknown: c.push_back(make("kprobes", true, false, "could not tell whether kprobes exist")); break;
-    }
+    c.push_back(kprobes_check(f.kprobes));
     if (!f.modules)
         c.push_back(make("modules", false, true, "this kernel cannot load modules (CONFIG_MODULES is not set)",
                          "use --backend netlink"));
