@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "iptables_trace/sys.hpp"
 #include "iptables_trace/tree_view.hpp"
 #include "iptables_trace/resources.hpp"
+#include "guard.hpp"
 #include "signals.hpp"
 
 namespace itr {
@@ -148,6 +150,15 @@ int run(const Options& opts, const BackendRegistry& backends)
     if (stopped_at("leftovers"))
         return 0;
 
+    // Before anything is loaded that a SIGKILL would leave behind.
+    std::optional<Guard> guard;
+    if (auto g = Guard::spawn(); g)
+        guard.emplace(std::move(*g));
+    else
+        diag.notice(g.error().what + ": after a kill -9, what this run loads stays until the next start or "
+                    "--cleanup");
+    clock.mark(guard ? "starting the guard (pid " + std::to_string(guard->pid()) + ")" : "no guard");
+
     auto choice = choose_backend(backends, opts);
     if (auto* e = std::get_if<ChoiceError>(&choice))
         return fail(e->error, e->bad_input ? 2 : 1);
@@ -231,6 +242,28 @@ int run(const Options& opts, const BackendRegistry& backends)
     if (ready_made)
         ::unlink(opts.ready_file->c_str());
     return code;
+}
+
+
+int run_guard(const GuardArgs& args, const BackendRegistry& backends)
+{
+    ::prctl(PR_SET_NAME, kGuardComm, 0, 0, 0);
+    // The tracer's own stop signals are its business: a Ctrl-C or a dropped
+    // SSH session stops the tracer, which then releases what it holds.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGPIPE, SIG_IGN);
+    if (wait_for_owner(args) == OwnerEnd::Released)
+        return 0;
+    const std::string who = "pid " + std::to_string(args.owner);
+    // A new instance that already holds the lock removes what is stale itself.
+    auto lock = InstanceLock::acquire(kLockFile);
+    if (!lock)
+        return 0;
+    StderrDiagnostics diag;
+    diag.notice("guard: " + who + " ended without releasing what it loaded; removing it");
+    remove_leftovers(backends, diag, "removed what " + who + " left: ");
+    return 0;
 }
 
 }  // namespace itr

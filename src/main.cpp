@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <exception>
 #include <iostream>
+#include <string_view>
 #include <variant>
 
 #include "app.hpp"
@@ -18,6 +19,18 @@ int main(int argc, char** argv)
     struct timespec t0 {};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const itr::BackendRegistry backends = itr::default_backend_registry();
+    if (argc > 1 && std::string_view(argv[1]) == itr::kGuardArg) {
+        auto args = itr::parse_guard_args(argc, argv);
+        if (!args) {
+            std::cerr << "iptables-trace: " << itr::kGuardArg << " is internal: not for use by hand\n";
+            return 2;
+        }
+        try {
+            return itr::run_guard(*args, backends);
+        } catch (...) {
+            return 1;
+        }
+    }
     auto parsed = itr::parse_cli(argc, argv, backends);
     if (auto* exit = std::get_if<itr::CliExit>(&parsed)) {
         (exit->code == 0 ? std::cout : std::cerr) << exit->message << (exit->message.empty() ? "" : "\n");

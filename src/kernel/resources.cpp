@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -30,7 +31,23 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& path)
     Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!fd)
         return Error{"cannot open the lock file " + path + ": " + errno_text(errno), ""};
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    // The guard of a killed instance holds the lock while it removes what
+    // that instance left (a second or less): wait for it (up to 5 s), not
+    // for a tracer.
+    auto held_by_guard = [&path] {
+        std::string pid, comm;
+        std::ifstream(path) >> pid;
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+            return false;
+        // A pid that is gone: the new holder has not written its own yet.
+        std::ifstream("/proc/" + pid + "/comm") >> comm;
+        return comm.empty() || comm == "itr-guard";
+    };
+    for (int tries = 0; ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0; ++tries) {
+        if (tries < 200 && held_by_guard()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+            continue;
+        }
         std::string pid;
         std::ifstream(path) >> pid;
         return Error{"another iptables-trace is running" + (pid.empty() ? std::string() : " (pid " + pid + ")"),

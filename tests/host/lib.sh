@@ -32,6 +32,26 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
+# guard_of PID: the pid of the tracer PID's guard process (src/guard.hpp),
+# empty if it has none.
+guard_of() {
+	for _d in /proc/[0-9]*; do
+		[ "$(cat "$_d/comm" 2>/dev/null)" = itr-guard ] || continue
+		read -r _gp _ _ _pp _ < "$_d/stat" 2>/dev/null || continue
+		[ "$_pp" = "$1" ] && { echo "$_gp"; return 0; }
+	done
+	return 0
+}
+# wait_gone PID [TENTHS]: until PID is gone (default 5 s); 1 if it is not.
+wait_gone() {
+	_w=0
+	while kill -0 "$1" 2>/dev/null; do
+		_w=$((_w + 1)); [ $_w -gt "${2:-50}" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 # stop_tracer [SIGNAL]: signals $TPID (default INT), waits for it (bounded);
 # its exit status in RC.
 stop_tracer() {

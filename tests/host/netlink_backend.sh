@@ -193,14 +193,29 @@ else
 fi
 restored "group 0 busy"
 
-# ---- kill -9 then restart ---------------------------------------------------------
+# ---- kill -9: the guard restores at once; both killed: the next start does -----
+# The oracle is the sysctl itself: the administrator's logger is back with no
+# new start, within the time the guard needs (it waits for the tracer to be
+# reaped, then removes what the tracer left).
 start -H 10.99.0.1 || exit 1
+G=$(guard_of $TPID)
+[ -n "$G" ] || fail "kill -9: no guard process beside the tracer"
 kill -9 $TPID; wait $TPID 2>/dev/null
-[ "$(inB cat /proc/sys/net/netfilter/nf_log/2)" = nfnetlink_log ] || echo "note: binding already gone after kill -9"
+[ -n "$G" ] && { wait_gone "$G" || fail "kill -9: the guard did not end within 5 s"; }
+restored "kill -9, the guard"
+grep -q "guard: pid $TPID ended without releasing" "$T/err" || fail "kill -9: the guard did not say so on stderr"
+grep -q "restored nf_log/2 to $LOG2" "$T/err" || fail "kill -9: the guard did not say it restored nf_log/2"
+[ -e "/run/iptables-trace/netlink-$(stat -L -c %i /run/netns/$B).state" ] && fail "kill -9: state file left"
+# A SIGKILL to the tracer and its guard together (a whole cgroup): the
+# binding stays until the next start, which says so and restores it.
 start -H 10.99.0.1 || exit 1
-grep -q "restored nf_log/2" "$T/err" || fail "kill -9: restart did not say it restored the binding"
+G=$(guard_of $TPID)
+kill -9 $TPID $G; wait $TPID 2>/dev/null
+[ "$(inB cat /proc/sys/net/netfilter/nf_log/2)" = nfnetlink_log ] || fail "kill -9 of both: the binding should stay"
+start -H 10.99.0.1 || exit 1
+grep -q "restored nf_log/2" "$T/err" || fail "kill -9 of both: restart did not say it restored the binding"
 stop INT
-restored "kill -9 then restart"
+restored "kill -9 of tracer and guard, then restart"
 
 # ---- bounded flood: received vs lost, lost reported --------------------------------
 inB iptables-legacy -Z

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Scenario 8: lifecycle. -c N, SIGINT, SIGTERM, SIGHUP, a closed stdout pipe
-# (head -n 1), an error half-way through set-up, kill -9 followed by a new run
-# and by --cleanup. After each: no module in /proc/modules, no pins in bpffs.
+# (head -n 1), an error half-way through set-up, kill -9 of the tracer (its
+# guard cleans up), kill -9 of tracer and guard followed by a new run and by
+# --cleanup. After each: no module in /proc/modules, no pins in bpffs.
 # (The guest checks dmesg for BUG/WARNING/Oops and the taint after the scenario.)
 # itr-timeout: 400
 . "${ITR_LIB:-${0%/*}/lib.sh}"
@@ -67,15 +68,26 @@ show_file big.err
 [ "$TRACER_RC" -ne 0 ] || note_big=1
 assert_clean "perf buffer allocation failure"
 
-log "kill -9: marking stops with the owner; then a new run cleans up and traces"
+log "kill -9 of the tracer: its guard removes the module and pins at once, no new run needed"
+tracer_start g.trace --proto icmp
+G=$(guard_of "$TRACER_PID")
+[ -n "$G" ] || fail "no guard process beside the tracer"
+ping_some 4848 1
+tracer_kill9
+wait_clean 10 "kill -9 of the tracer, its guard"
+show_file g.trace.err
+assert_match g.trace.err "guard: pid [0-9]+ ended without releasing" "the guard says what happened"
+kill -0 "$G" 2>/dev/null && fail "the guard is still running after its work"
+
+log "kill -9 of tracer and guard (a cgroup kill): marking stops with the owner; then a new run cleans up and traces"
 tracer_start k.trace --proto icmp
 assert_eq "$(mod_param armed)" 1 "the module is armed while its owner runs"
 assert_eq "$(mod_param owner_pid)" "$TRACER_PID" "the module names its owner"
 ping_some 4848 1
 m0=$(mod_param marked)
 assert_ge "$m0" 1 "packets marked while the owner runs"
-kill -9 $TRACER_PID; wait $TRACER_PID 2>/dev/null; TRACER_PID=
-module_loaded || fail "the module should outlive a kill -9 (only a new run or --cleanup removes it)"
+tracer_kill9 both
+module_loaded || fail "with its guard killed too, the module should outlive a kill -9 (only a new run or --cleanup removes it)"
 assert_eq "$(mod_param armed)" 0 "the module disarmed itself when its owner died"
 ping_some 4848 2
 assert_eq "$(mod_param marked)" "$m0" "no packet marked after the owner died"
@@ -89,9 +101,9 @@ assert_ge "$(events k2.trace)" 1 "the run after kill -9 traces"
 show_file k2.trace.err
 assert_clean "run after kill -9"
 
-log "kill -9, then --cleanup"
+log "kill -9 of tracer and guard, then --cleanup"
 tracer_start k3.trace --proto icmp
-kill -9 $TRACER_PID; wait $TRACER_PID 2>/dev/null; TRACER_PID=
+tracer_kill9 both
 stale=no; { module_loaded || [ -n "$(pins_left)" ]; } && stale=yes
 iptables-trace --cleanup > cleanup.out 2> cleanup.err
 rc=$?

@@ -68,11 +68,18 @@ assert_clean "after SIGTERM"
 
 # kill -9: what outlives the process (its kretprobe events in tracefs, the
 # marking table where the kernel has no owner flag, the logger binding) is
-# found and removed by --cleanup, and the administrator's logger is back.
+# removed at once by its guard; with the guard killed too, by --cleanup. Each
+# time the administrator's logger is back.
 KE=/sys/kernel/tracing/kprobe_events
-tracer_start trace9 -P 7777 --proto udp
+tracer_start trace8 -P 7777 --proto udp
 grep -q '^r[0-9]*:itr/itr_' "$KE" 2>/dev/null || log "no kretprobe event of ours in $KE (made through the PMU)"
-kill -9 "$TRACER_PID"; wait "$TRACER_PID" 2>/dev/null; TRACER_PID=
+tracer_kill9
+wait_clean 10 "kill -9 of the tracer, its guard"
+assert_no_match "$KE" '^r[0-9]*:itr/itr_' "no kretprobe event of ours left after the guard"
+assert_eq "$(cat /proc/sys/net/netfilter/nf_log/2)" "$LOGGER" "nf_log/2 after kill -9, the guard"
+assert_match trace8.err "guard: pid [0-9]+ ended without releasing" "the guard says what happened"
+tracer_start trace9 -P 7777 --proto udp
+tracer_kill9 both
 iptables-trace --cleanup > cleanup.out 2>&1 || { show_file cleanup.out; fail "--cleanup after kill -9"; }
 show_file cleanup.out
 assert_no_match "$KE" '^r[0-9]*:itr/itr_' "no kretprobe event of ours left after --cleanup"

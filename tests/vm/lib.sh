@@ -247,18 +247,51 @@ pins_left() { ls -d /sys/fs/bpf/iptables-trace* 2>/dev/null; }
 # assert_clean WHAT: no module, no pins; in this netns no nft table of
 # ours, no state file, and the IPv4/IPv6 loggers not left on nfnetlink_log
 # (they are bound to it only by a running netlink or bpf backend)
-assert_clean() {
-	module_loaded && fail "$1: module iptables_trace still loaded"
-	[ -z "$(pins_left)" ] || fail "$1: pins left in bpffs: $(pins_left)"
+_left_behind() {
+	module_loaded && echo "module iptables_trace still loaded"
+	[ -z "$(pins_left)" ] || echo "pins left in bpffs: $(pins_left)"
 	if command -v nft >/dev/null 2>&1 && nft list table inet iptables_trace >/dev/null 2>&1; then
-		fail "$1: nft table inet iptables_trace left behind"
+		echo "nft table inet iptables_trace left behind"
 	fi
-	ls /run/iptables-trace/*.state >/dev/null 2>&1 && fail "$1: state file left: $(ls /run/iptables-trace/*.state)"
+	ls /run/iptables-trace/*.state >/dev/null 2>&1 && echo "state file left: $(ls /run/iptables-trace/*.state)"
 	for _pf in 2 10; do
 		[ "$(cat /proc/sys/net/netfilter/nf_log/$_pf 2>/dev/null)" = nfnetlink_log ] &&
-			fail "$1: nf_log/$_pf left bound to nfnetlink_log"
+			echo "nf_log/$_pf left bound to nfnetlink_log"
 	done
 	return 0
+}
+assert_clean() {
+	_left=$(_left_behind)
+	[ -z "$_left" ] || fail "$1: $(echo "$_left" | head -n 1)"
+	return 0
+}
+# wait_clean SECS WHAT: until nothing of ours is left (bounded), then
+# assert_clean: what a killed tracer's guard removes takes a moment.
+wait_clean() {
+	_i=0
+	while [ -n "$(_left_behind)" ] && [ $_i -lt $(($1 * 10)) ]; do sleep 0.1; _i=$((_i + 1)); done
+	assert_clean "$2"
+}
+
+# guard_of PID: the pid of tracer PID's guard (src/guard.hpp: a process
+# named itr-guard, the tracer's child), empty if none.
+guard_of() {
+	for _d in /proc/[0-9]*; do
+		[ "$(cat "$_d/comm" 2>/dev/null)" = itr-guard ] || continue
+		read -r _gp _ _ _pp _ < "$_d/stat" 2>/dev/null || continue
+		[ "$_pp" = "$1" ] && { echo "$_gp"; return 0; }
+	done
+	return 0
+}
+# tracer_kill9 [both]: SIGKILL the tracer (and, with "both", its guard at
+# the same moment, as a cgroup kill does); reaps it.
+tracer_kill9() {
+	_g=
+	[ "${1:-}" = both ] && _g=$(guard_of "$TRACER_PID")
+	[ "${1:-}" = both ] && [ -z "$_g" ] && fail "no guard process beside the tracer (pid $TRACER_PID)"
+	kill -9 "$TRACER_PID" $_g
+	wait "$TRACER_PID" 2>/dev/null
+	TRACER_PID=
 }
 
 _itr_exit() {

@@ -1,0 +1,75 @@
+// The guard's pure parts: its command line, the owner's start time, and how
+// it tells a released owner from a dead one. The process itself (fork, exec,
+// cleanup after kill -9) is tested for real by tests/host/netlink_backend.sh.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "../../src/guard.hpp"
+
+namespace itr {
+namespace {
+
+std::optional<GuardArgs> parse(std::vector<std::string> words)
+{
+    std::vector<char*> argv;
+    for (auto& w : words)
+        argv.push_back(w.data());
+    argv.push_back(nullptr);
+    return parse_guard_args(static_cast<int>(words.size()), argv.data());
+}
+
+TEST(Guard, ParsesItsOwnCommandLineOnly)
+{
+    auto a = parse({"itr-guard", kGuardArg, "4", "1234", "98765"});
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->fd, 4);
+    EXPECT_EQ(a->owner, 1234);
+    EXPECT_EQ(a->owner_start, 98765u);
+    EXPECT_FALSE(parse({"itr-guard", kGuardArg, "4", "1234"}));
+    EXPECT_FALSE(parse({"itr-guard", "--other", "4", "1234", "1"}));
+    EXPECT_FALSE(parse({"itr-guard", kGuardArg, "-4", "1234", "1"}));
+    EXPECT_FALSE(parse({"itr-guard", kGuardArg, "4", "0", "1"}));
+    EXPECT_FALSE(parse({"itr-guard", kGuardArg, "4x", "1234", "1"}));
+    EXPECT_FALSE(parse({"itr-guard", kGuardArg, "4", "99999999999", "1"}));
+}
+
+TEST(Guard, StartTimeOfThisProcessAndOfNone)
+{
+    auto me = start_time_of(getpid());
+    ASSERT_TRUE(me);
+    EXPECT_EQ(start_time_of(getpid()), me);
+    EXPECT_FALSE(start_time_of(0x3fffff));  // above pid_max's ceiling: never a process
+}
+
+TEST(Guard, AByteMeansReleased)
+{
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(write(p[1], "R", 1), 1);
+    close(p[1]);
+    GuardArgs a{p[0], getpid(), start_time_of(getpid()).value_or(0)};
+    EXPECT_EQ(wait_for_owner(a), OwnerEnd::Released);
+    close(p[0]);
+}
+
+TEST(Guard, EndOfFileFromAGoneOwnerMeansDied)
+{
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0)
+        _exit(0);  // the owner: holds the write end, dies without a word
+    const auto start = start_time_of(child);
+    close(p[1]);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    GuardArgs a{p[0], child, start.value_or(0)};
+    EXPECT_EQ(wait_for_owner(a), OwnerEnd::Died);
+    close(p[0]);
+}
+
+}  // namespace
+}  // namespace itr
