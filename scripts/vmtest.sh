@@ -125,7 +125,9 @@ for K in "${KERNELS[@]}"; do
 		if [ "${ITR_VMTEST_BTF:-host}" = kernel ] || [ ! -r "$BTF" ]; then BTF=$VMLINUX; fi
 		cargs=(-S "$ITR_REPO" -B "$OUT/build" -DITR_KERNEL_BUILD="$KDIR"
 		       -DITR_KMOD_MAKE_ARGS="$KMAKE_ARGS" -DITR_BUILD_TESTS=OFF -DITR_VMLINUX_BTF="$BTF")
-		command -v ccache >/dev/null && cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+		# Paths relative to the repository: the builds for each kernel (same
+		# depth) share their cached objects.
+		command -v ccache >/dev/null && { export CCACHE_BASEDIR=$ITR_REPO; cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); }
 		echo "vmtest: building for $K ($KREL) in $OUT/build"
 		if ! { cmake "${cargs[@]}" > "$OUT/build.log" 2>&1 &&
 		       cmake --build "$OUT/build" -j "$JOBS" >> "$OUT/build.log" 2>&1; }; then

@@ -256,11 +256,14 @@ int run_guard(const GuardArgs& args, const BackendRegistry& backends)
     if (wait_for_owner(args) == OwnerEnd::Released)
         return 0;
     const std::string who = "pid " + std::to_string(args.owner);
+    StderrDiagnostics diag;
     // A new instance that already holds the lock removes what is stale itself.
     auto lock = InstanceLock::acquire(kLockFile);
-    if (!lock)
+    if (!lock) {
+        diag.notice("guard: " + who + " ended without releasing what it loaded; left to the instance that runs now (" +
+                    lock.error().what + ")");
         return 0;
-    StderrDiagnostics diag;
+    }
     diag.notice("guard: " + who + " ended without releasing what it loaded; removing it");
     remove_leftovers(backends, diag, "removed what " + who + " left: ");
     return 0;

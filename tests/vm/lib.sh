@@ -278,7 +278,7 @@ wait_clean() {
 guard_of() {
 	for _d in /proc/[0-9]*; do
 		[ "$(cat "$_d/comm" 2>/dev/null)" = itr-guard ] || continue
-		read -r _gp _ _ _pp _ < "$_d/stat" 2>/dev/null || continue
+		read -r _gp _ _ _pp _ 2>/dev/null < "$_d/stat" || continue
 		[ "$_pp" = "$1" ] && { echo "$_gp"; return 0; }
 	done
 	return 0
