@@ -14,6 +14,10 @@
  * The same programs without the module (itr_cfg.mode == ITR_MODE_KPROBES,
  * the bpf backend): libbpf attaches kprobe_*_all / kretprobe_*_all and
  * kprobe_nf_log_trace as kprobes; an nftables table marks the packets.
+ * Where the kernel has BTF for the table functions and allows trampolines,
+ * fentry_* / fexit_* replace the kprobe_*_all pair (cheaper, and the return
+ * sees the arguments). nf_log_trace stays a kprobe: it is variadic, and
+ * the kernel refuses trampolines on variadic functions.
  * Programs attached by libbpf (when nf_tables is there):
  *   kprobe_nft_do_chain / kretprobe_nft_do_chain     one nft base chain:
  *       emit ITR_EV_NFT for packets that match the filter (nft types by
@@ -566,6 +570,253 @@ int kretprobe_ip6t_do_table(struct pt_regs *ctx)
 {
 	return itr_table_return(ctx, itr_cfg.ip6t.skb, itr_cfg.ip6t.state, itr_cfg.ip6t.table,
 				itr_cfg.ip6t.valid, 6, ITR_NFPROTO_IPV6);
+}
+
+/* ------------------------------------------------------------------ */
+/* fentry/fexit on ipt_do_table / ip6t_do_table (the bpf backend where  */
+/* the kernel has BTF for them; kprobes otherwise: src/bpf_backend)     */
+
+/*
+ * Trampoline programs see the arguments at return too (fexit), so only a
+ * traced call gets a frame and its return finds it by (skb, table): no
+ * stack pointer is needed, and an untraced packet pays one stack look-up
+ * at return (depth 0: nothing to search).
+ *
+ * Why (skb, table) is the key, on a per-CPU stack:
+ *  - Nesting on one CPU is LIFO: a REJECT's reply walks OUTPUT inside the
+ *    INPUT call (another skb); a softirq may interrupt a process-context
+ *    OUTPUT call before ipt_do_table's own local_bh_disable() (and after its
+ *    local_bh_enable()), where fentry and fexit run: nf_hook_slow does not
+ *    disable BHs on any of 5.10, 6.1, 6.12. Each nested call has another
+ *    skb, or the same skb in another table; one skb never re-enters the
+ *    table it is in. So the topmost frame with the return's (skb, table) is
+ *    the return's own.
+ *  - A process-context call may migrate between its entry and its return
+ *    (the trampoline only disables migration while a program runs), with
+ *    full preemption: its return then finds no frame on the new CPU and is
+ *    not reported (as with kprobes); the orphan frame is dropped as stale.
+ *  - Trampoline programs, unlike kprobes, nest on a CPU: a softirq can run
+ *    ip6t's programs inside ipt's (the same program does not nest: the
+ *    kernel skips it and counts a miss). So the entry reserves its slot
+ *    before filling it (depth first, skb last), the return copies its frame
+ *    out before popping it, and the event is built in a slot of its own
+ *    per nesting level (fexit_scratch), not in the kprobes' one.
+ */
+#define ITR_FEXIT_NEST 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ITR_FEXIT_NEST);
+	__type(key, __u32);
+	__type(value, struct itr_event);
+} fexit_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fexit_nest SEC(".maps");
+
+/* Argument idx (from .rodata) of a trampoline program, as a plain number.
+ * bpf_get_func_arg (5.17+, inlined by the verifier) rather than ctx[idx]:
+ * the value is a scalar, not a typed kernel pointer, so the same helpers
+ * as for kprobes apply; a kernel without it fails verification, and the
+ * backend then uses kprobes. */
+static __always_inline __u64 itr_farg(void *ctx, __u32 idx)
+{
+	__u64 v = 0;
+
+	bpf_get_func_arg(ctx, idx, &v);
+	return v;
+}
+
+static __always_inline int itr_fentry_table(void *ctx, __u32 skb_i, __u32 state_i, __u32 table_i,
+					    __u32 valid, int version)
+{
+	const struct sk_buff *skb;
+	const struct nf_hook_state *state;
+	struct itr_parse ps = {};
+	struct itr_pkt *pkt;
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	__u32 zero = 0, depth, netns = 0;
+	__u64 top;
+
+	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
+	if (!valid)
+		return 0;
+	if (!itr_filter_family(version) || !itr_filter_pid())
+		return 0;
+	state = (const void *)itr_farg(ctx, state_i);
+	if (itr_cfg.has_netns) {
+		netns = itr_state_netns(state);
+		if (netns != itr_cfg.netns)
+			return 0;
+	}
+	skb = (const void *)itr_farg(ctx, skb_i);
+	if (!skb)
+		return 0;
+
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	/* A reserved frame not yet filled has start_ns 0: never stale. */
+	if (depth > 0) {
+		top = st->f[itr_slot(depth - 1)].start_ns;
+		if (top && bpf_ktime_get_ns() - top > ITR_STALE_NS)
+			depth = 0;
+	}
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
+	}
+	/* Reserve the slot: a program nested on this CPU pushes above it,
+	 * and sees no skb in it. */
+	fr = &st->f[itr_slot(depth)];
+	fr->skb = 0;
+	fr->traced = 0;
+	fr->start_ns = 0;
+	st->depth = depth + 1;
+	pkt = &fr->pkt;
+
+	__builtin_memset(pkt, 0, sizeof(*pkt));
+	if (itr_filter_needs_l3()) {
+		itr_parse_upto(skb, version, pkt, &ps, 1);
+		if (!itr_filter_l3(pkt, ps.flags))
+			goto unreserve;
+	}
+	if (itr_filter_needs_l4()) {
+		itr_parse_upto(skb, version, pkt, &ps, 2);
+		if (!itr_filter_l4(pkt, ps.flags))
+			goto unreserve;
+	}
+	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+
+	itr_parse_upto(skb, version, pkt, &ps, 2);
+	itr_parse_rest(skb, pkt, &ps);
+	if (!itr_cfg.has_netns)
+		netns = itr_state_netns(state);
+	pkt->netns = netns;
+	fr->table = itr_farg(ctx, table_i);
+	fr->hook = itr_state_hook(state);
+	/* nf_trace here is our nftables table's mark: not an admin's. */
+	fr->flags = ps.flags;
+	__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
+	itr_xt_table_name(fr->table, fr->table_name);
+	fr->traced = 1;
+	fr->start_ns = bpf_ktime_get_ns();
+	fr->skb = (__u64)skb;
+	return 0;
+
+unreserve:
+	/* Nested programs have popped what they pushed: we are the top. */
+	st->depth = depth;
+	return 0;
+}
+
+static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i, __u32 valid, __u32 pf)
+{
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	struct itr_event *ev;
+	__u64 skb, table, ret = 0, now;
+	__u32 zero = 0, depth, slot, level, *nest;
+	int found = -1;
+
+	if (!valid)
+		return 0;
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth == 0)
+		return 0; /* the common case: an untraced call, nothing to find */
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	skb = itr_farg(ctx, skb_i);
+	table = itr_farg(ctx, table_i);
+	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
+		int i = (int)depth - 1 - k;
+
+		if (i < 0)
+			break;
+		if (st->f[itr_slot(i)].skb == skb && st->f[itr_slot(i)].table == table) {
+			found = i;
+			break;
+		}
+	}
+	if (found < 0 || found >= ITR_STACK_DEPTH)
+		return 0; /* untraced, or its entry ran elsewhere (see above) */
+	now = bpf_ktime_get_ns();
+
+	nest = bpf_map_lookup_elem(&fexit_nest, &zero);
+	if (!nest)
+		return 0;
+	level = *nest;
+	if (level >= ITR_FEXIT_NEST) {
+		st->depth = found;
+		return 0;
+	}
+	ev = bpf_map_lookup_elem(&fexit_scratch, &level);
+	if (!ev) {
+		st->depth = found;
+		return 0;
+	}
+	*nest = level + 1;
+
+	/* Copy the frame out, then pop it (a nested entry may reuse it). The
+	 * frame index goes through map memory (itr_reread_slot) so the
+	 * verifier walks what follows once, not once per loop exit. */
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->depth = found;
+	slot = itr_reread_slot(&ev->depth);
+	fr = &st->f[slot];
+	ev->kind = ITR_EV_TABLE;
+	bpf_get_func_ret(ctx, &ret);
+	ev->verdict = (__u32)ret;
+	ev->pf = pf;
+	ev->flags = fr->flags | ITR_F_HAS_COST;
+	ev->cost_ns = now - fr->start_ns;
+	ev->hook = fr->hook;
+	ev->depth = slot;
+	__builtin_memcpy(ev->table, fr->table_name, sizeof(ev->table));
+	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
+	st->depth = slot;
+	itr_event_send(ctx, ev);
+	*nest = level;
+	return 0;
+}
+
+SEC("fentry/ipt_do_table")
+int fentry_ipt_do_table(__u64 *ctx)
+{
+	return itr_fentry_table(ctx, itr_cfg.ipt.skb, itr_cfg.ipt.state, itr_cfg.ipt.table,
+				itr_cfg.ipt.valid, 4);
+}
+
+SEC("fexit/ipt_do_table")
+int fexit_ipt_do_table(__u64 *ctx)
+{
+	return itr_fexit_table(ctx, itr_cfg.ipt.skb, itr_cfg.ipt.table, itr_cfg.ipt.valid,
+			       ITR_NFPROTO_IPV4);
+}
+
+SEC("fentry/ip6t_do_table")
+int fentry_ip6t_do_table(__u64 *ctx)
+{
+	return itr_fentry_table(ctx, itr_cfg.ip6t.skb, itr_cfg.ip6t.state, itr_cfg.ip6t.table,
+				itr_cfg.ip6t.valid, 6);
+}
+
+SEC("fexit/ip6t_do_table")
+int fexit_ip6t_do_table(__u64 *ctx)
+{
+	return itr_fexit_table(ctx, itr_cfg.ip6t.skb, itr_cfg.ip6t.table, itr_cfg.ip6t.valid,
+			       ITR_NFPROTO_IPV6);
 }
 
 /* ------------------------------------------------------------------ */

@@ -4,10 +4,10 @@
 // filtered packets only, in front of every hook of -N's netns, else of
 // every netns that exists at start. Untraced packets pay no marking,
 // unlike the original's.
-// Table calls: kprobe + kretprobe on ipt_do_table / ip6t_do_table (the
-// same BPF object as the module backend, ITR_MODE_KPROBES). Kprobes, not
-// fentry/fexit: 5.10 has no module BTF for ip_tables, and one mechanism on
-// every kernel keeps one set of programs verified and tested.
+// Table calls: fentry + fexit on ipt_do_table / ip6t_do_table where the
+// kernel has BTF for them and takes the trampolines (6.x), else kprobe +
+// kretprobe (5.10 has no module BTF for ip_tables); same BPF object as the
+// module backend, ITR_MODE_KPROBES. The choice: table_probes.hpp.
 // Legacy rules: a kprobe on nf_log_trace, reporting only the packet of a
 // traced table call. What keeps TRACE out of the kernel log is the logger
 // binding: nf_log/2 and nf_log/10 of that netns point at nfnetlink_log
@@ -17,6 +17,7 @@
 #include "iptables_trace/bpf_backend.hpp"
 
 
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
@@ -32,6 +33,7 @@
 #include "kprobe_attach.hpp"
 #include "loader.hpp"
 #include "module_image.hpp"
+#include "table_probes.hpp"
 // The skeleton names struct itr_config: the ABI header comes first.
 #include "iptables_trace/event.h"
 #include "iptables_trace.skel.h"
@@ -84,8 +86,9 @@ public:
 };
 
 Result<Skel> load_programs(const Options& opts, const Layouts& l, std::optional<uint32_t> netns,
-                           const KernelFacts& f, Diagnostics& diag)
+                           const KernelFacts& f, TableProbes how, Diagnostics& diag)
 {
+    const bool kp = how == TableProbes::Kprobes, fe = how == TableProbes::Fentry;
     auto cfg = make_bpf_config(opts, l.ipt, l.ip6t, netns);
     if (!cfg)
         return cfg.error();
@@ -96,10 +99,14 @@ Result<Skel> load_programs(const Options& opts, const Layouts& l, std::optional<
         for (auto* m : {p->kprobe_ipt_do_table, p->kretprobe_ipt_do_table, p->kprobe_ip6t_do_table,
                         p->kretprobe_ip6t_do_table})
             bpf_program__set_autoload(m, false);  // the module's
-        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, l.ipt.valid != 0);
-        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, l.ipt.valid != 0);
-        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, kp && l.ipt.valid != 0);
+        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, kp && l.ipt.valid != 0);
+        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, kp && l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, kp && l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->fentry_ipt_do_table, fe && l.ipt.valid != 0);
+        bpf_program__set_autoload(p->fexit_ipt_do_table, fe && l.ipt.valid != 0);
+        bpf_program__set_autoload(p->fentry_ip6t_do_table, fe && l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->fexit_ip6t_do_table, fe && l.ip6t.valid != 0);
         bpf_program__set_autoload(p->kprobe_nf_log_trace, l.ipt.valid != 0 && f.nf_log_trace);
         bpf_program__set_autoload(p->kprobe_nft_do_chain, f.nft_do_chain);
         bpf_program__set_autoload(p->kretprobe_nft_do_chain, f.nft_do_chain);
@@ -122,6 +129,53 @@ Layouts table_layouts(const KernelFacts& f, Diagnostics& diag)
     return *from_btf;
 }
 
+// Where BTF has the table functions (module BTF exists once the module is
+// loaded, from 5.11), and what ITR_TABLE_PROBES asks for.
+Result<TableProbeChoice> table_probe_choice(const Layouts& l)
+{
+    TableProbeFacts t;
+    t.ipt = l.ipt.valid != 0;
+    t.ip6t = l.ip6t.valid != 0;
+    if (t.ipt)
+        if (auto fn = KernelBtf::shared().find_func("ipt_do_table", "ip_tables"))
+            t.ipt_btf = fn->where;
+    if (t.ip6t)
+        if (auto fn = KernelBtf::shared().find_func("ip6t_do_table", "ip6_tables"))
+            t.ip6t_btf = fn->where;
+    if (const char* e = std::getenv("ITR_TABLE_PROBES"))
+        t.forced = e;
+    return choose_table_probes(t);
+}
+
+// The programs loaded as chosen; fentry programs the verifier refuses
+// (a kernel before 5.17 lacks bpf_get_func_arg) fall back to kprobes.
+Result<Skel> load_chosen(const Options& opts, const Layouts& l, std::optional<uint32_t> netns, const KernelFacts& f,
+                         TableProbeChoice& choice, Diagnostics& diag)
+{
+    auto skel = load_programs(opts, l, netns, f, choice.how, diag);
+    if (skel || choice.how != TableProbes::Fentry || choice.forced)
+        return skel;
+    choice = kprobes_after(choice, "the fentry programs did not load: " + skel.error().what);
+    return load_programs(opts, l, netns, f, choice.how, diag);
+}
+
+// fentry/fexit links of the loaded table programs.
+Result<std::vector<ProbeLink>> attach_trampolines(struct iptables_trace_bpf& skel)
+{
+    std::vector<ProbeLink> links;
+    auto* p = &skel.progs;
+    for (auto* prog : {p->fentry_ipt_do_table, p->fexit_ipt_do_table, p->fentry_ip6t_do_table,
+                       p->fexit_ip6t_do_table}) {
+        if (!bpf_program__autoload(prog))
+            continue;
+        struct bpf_link* link = bpf_program__attach_trace(prog);
+        if (!link)
+            return Error{std::string("attaching ") + bpf_program__name(prog) + ": " + errno_text(errno), ""};
+        links.emplace_back(LinkPtr(link));
+    }
+    return links;
+}
+
 Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Diagnostics& diag)
 {
     StepClock clock(diag, opts.verbose, "  ");
@@ -138,6 +192,9 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
     if (auto bad = first_fatal(evaluate_bpf_preflight(f)))
         return Error{bad->name + ": " + bad->detail, bad->hint};
     const Layouts layouts = table_layouts(f, diag);
+    auto choice = table_probe_choice(layouts);
+    if (!choice)
+        return choice.error();
     clock.mark("signatures");
 
     auto marks = netlink::start_marking(opts, diag, true);
@@ -151,12 +208,34 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
     std::optional<uint32_t> only;
     if (opts.netns)
         only = uint32_t(own_netns);
-    auto skel = load_programs(opts, layouts, only, f, diag);
+    auto skel = load_chosen(opts, layouts, only, f, *choice, diag);
     if (!skel)
         return skel.error();
     be->skel_ = std::move(*skel);
-    KernelBtf::release_shared();
     clock.mark("BPF load and verification");
+
+    if (choice->how == TableProbes::Fentry) {
+        auto tramp = attach_trampolines(*be->skel_);
+        if (!tramp && choice->forced)
+            return tramp.error();
+        if (tramp) {
+            for (auto& l : *tramp)
+                be->links_.push_back(std::move(l));
+        } else {
+            // Refused here (no ftrace direct calls, ...): the kprobes' programs
+            // instead, in a fresh load.
+            *choice = kprobes_after(*choice, "fentry refused: " + tramp.error().what);
+            be->skel_.reset();
+            auto again = load_programs(opts, layouts, only, f, choice->how, diag);
+            if (!again)
+                return again.error();
+            be->skel_ = std::move(*again);
+        }
+        clock.mark("fentry/fexit attached");
+    }
+    KernelBtf::release_shared();
+    if (opts.verbose)
+        diag.notice("bpf: " + describe(*choice));
 
     auto* p = &be->skel_->progs;
     const std::pair<struct bpf_program*, const char*> named[] = {
@@ -249,17 +328,27 @@ public:
             return 1;
         LibbpfLog log(&diag);
         const Layouts l = table_layouts(f, diag);
+        auto choice = table_probe_choice(l);
+        if (!choice) {
+            out << "table calls: FAIL: " << choice.error().what << "\n";
+            return 1;
+        }
         std::optional<uint32_t> netns;
         if (opts.netns)
             if (auto ns = open_netns(*opts.netns))
                 netns = ns->inode;
-        auto skel = load_programs(opts, l, netns, f, diag);
+        auto skel = load_chosen(opts, l, netns, f, *choice, diag);
         KernelBtf::release_shared();
+        out << "bpf: " << describe(*choice) << "\n";
         if (!skel) {
             out << "verifier: FAIL: " << skel.error().what << "\n";
             return 1;
         }
-        out << "verifier (programs loaded, nothing attached; attached as kprobes at start)\n";
+        out << "verifier (programs loaded, nothing attached; "
+            << (choice->how == TableProbes::Fentry
+                    ? "fentry/fexit attached at start, kprobes if the kernel refuses them there"
+                    : "attached as kprobes at start")
+            << ")\n";
         report_programs((*skel)->obj, out, "not used by this backend or on this kernel");
         return fatal ? 1 : 0;
     }

@@ -20,7 +20,9 @@ Result<ModuleSkel> load_module_programs(const Options& opts, const Layouts& l, s
         bpf_program__set_autoload(skel.progs.kretprobe_nft_do_chain, nft);
         // The bpf backend's table programs (ITR_MODE_KPROBES).
         for (auto* p : {skel.progs.kprobe_ipt_do_table_all, skel.progs.kretprobe_ipt_do_table_all,
-                        skel.progs.kprobe_ip6t_do_table_all, skel.progs.kretprobe_ip6t_do_table_all})
+                        skel.progs.kprobe_ip6t_do_table_all, skel.progs.kretprobe_ip6t_do_table_all,
+                        skel.progs.fentry_ipt_do_table, skel.progs.fexit_ipt_do_table,
+                        skel.progs.fentry_ip6t_do_table, skel.progs.fexit_ip6t_do_table})
             bpf_program__set_autoload(p, false);
     };
     return load_skeleton<struct iptables_trace_bpf>(configure, diag, opts.verbose);

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -56,7 +57,26 @@ struct Case {
 	std::string name;
 	std::function<void(itr_config &)> set;
 	bool nft = true; // autoload the nft programs (off: as on 5.10)
+	bool fentry = false; // bpf backend: fentry/fexit table programs instead of kprobe_*_all
 };
+
+// The running kernel's BTF has `func` (vmlinux, or module BTF of `module`):
+// fentry programs on it can be loaded.
+bool kernel_btf_has(const char *func, const char *module)
+{
+	btf *vm = btf__load_vmlinux_btf();
+	if (!vm)
+		return false;
+	bool found = btf__find_by_name_kind(vm, func, BTF_KIND_FUNC) > 0;
+	if (!found) {
+		if (btf *m = btf__load_module_btf(module, vm)) {
+			found = btf__find_by_name_kind(m, func, BTF_KIND_FUNC) > 0;
+			btf__free(m);
+		}
+	}
+	btf__free(vm);
+	return found;
+}
 
 itr_arg_layout layout_old() { return {0, 1, 2, 1}; } // skb, state, table (< 5.16)
 itr_arg_layout layout_new() { return {1, 2, 0, 1}; } // priv = table first (>= 5.16)
@@ -214,8 +234,23 @@ int main(int argc, char **argv)
 		};
 		cases.push_back(k);
 	}
+	// The bpf backend with fentry/fexit on the table functions, where this
+	// kernel's BTF has them (the attach target is resolved at load).
+	const bool fe4 = kernel_btf_has("ipt_do_table", "ip_tables");
+	const bool fe6 = kernel_btf_has("ip6t_do_table", "ip6_tables");
+	if (!fe4 || !fe6)
+		std::printf("note: no fentry cases: no BTF for %s on this kernel\n", fe4 ? "ip6t_do_table" : "ipt_do_table");
+	for (size_t i = 0, n = cases.size(); fe4 && fe6 && i < n; i++) {
+		if (cases[i].name.size() < 3 || cases[i].name.compare(cases[i].name.size() - 3, 3, "/kp") != 0)
+			continue;
+		Case k = cases[i];
+		k.name.replace(k.name.size() - 3, 3, "/fe");
+		k.fentry = true;
+		cases.push_back(k);
+	}
 
 	int failed = 0;
+	bool fentry_refused = false;
 	std::map<std::string, uint32_t> max_verified;
 	for (const auto &tc : cases) {
 		LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
@@ -230,11 +265,30 @@ int main(int argc, char **argv)
 		cfg.abi_version = ITR_ABI_VERSION;
 		tc.set(cfg);
 		skel->rodata->itr_cfg = cfg;
+		auto *p = &skel->progs;
+		for (auto *prog : {p->kprobe_ipt_do_table_all, p->kretprobe_ipt_do_table_all,
+				   p->kprobe_ip6t_do_table_all, p->kretprobe_ip6t_do_table_all})
+			bpf_program__set_autoload(prog, !tc.fentry);
+		bpf_program__set_autoload(p->fentry_ipt_do_table, tc.fentry && cfg.ipt.valid);
+		bpf_program__set_autoload(p->fexit_ipt_do_table, tc.fentry && cfg.ipt.valid);
+		bpf_program__set_autoload(p->fentry_ip6t_do_table, tc.fentry && cfg.ip6t.valid);
+		bpf_program__set_autoload(p->fexit_ip6t_do_table, tc.fentry && cfg.ip6t.valid);
 		if (!tc.nft) {
 			bpf_program__set_autoload(skel->progs.kprobe_nft_do_chain, false);
 			bpf_program__set_autoload(skel->progs.kretprobe_nft_do_chain, false);
 		}
+		if (tc.fentry && fentry_refused) {
+			std::printf("skip %-22s this kernel refuses fentry programs at load (EPERM)\n", tc.name.c_str());
+			continue;
+		}
 		int err = iptables_trace_bpf__load(skel.get());
+		// EPERM as root, before any verifier log: the kernel (or a security
+		// module) refuses tracing programs here. Not a verifier verdict.
+		if (err == -EPERM && tc.fentry && geteuid() == 0) {
+			fentry_refused = true;
+			std::printf("skip %-22s this kernel refuses fentry programs at load (EPERM)\n", tc.name.c_str());
+			continue;
+		}
 		if (err) {
 			if ((err == -EPERM || err == -EACCES) && geteuid() != 0) {
 				std::printf("skipped: loading BPF programs needs root (%s)\n", std::strerror(-err));
