@@ -122,7 +122,7 @@ expect() {
 	_p=$1; shift
 	: > want.txt
 	for _t in "$@"; do printf '%s\n' "$_t" >> want.txt; done
-	grep -F -- "$_p" trace | grep -F 'table=itr20 ' | sed 's/.*\(nfttrace=\[\)/\1/' > got.txt
+	grep -F -- "$_p" trace | grep -F 'nfttrace=[family=inet table=itr20 ' | sed 's/.*\(nfttrace=\[\)/\1/' > got.txt
 	cmp -s want.txt got.txt || { echo "--- want"; cat want.txt; echo "--- got"; cat got.txt; fail "packet $_p: its nfttrace= lines differ"; }
 }
 P4='U:10.99.0.1:' P6='U:[fd00:99::1]:'
@@ -145,7 +145,21 @@ expect "${P6}40062${D6}7002 " "$(tail_rule input 3 JUMP:screen)" "$(tail_return 
 	"$(tail_rule input 4 GOTO:b)" "$(tail_rule b 1 CONTINUE)" "$(tail_return b)" "$(tail_policy)"
 expect "${P6}40065${D6}7005 " "$(tail_rule input 3 JUMP:screen)" "$(tail_rule screen 1 RETURN)" \
 	"$(tail_rule input 5 CONTINUE)" "$(tail_policy)"
-assert_count trace 'table=itr20 ' 41 "no other itr20 lines"
+assert_count trace 'nfttrace=\[family=inet table=itr20 ' 41 "no other nfttrace= lines of itr20"
+# Where the backend reports base-chain verdicts: one nft= line per packet,
+# after its rule lines (p1 and p7 accepted, the rest dropped).
+if has_cap nft-chains; then
+	N='nft=\[family=inet table=itr20 chain=input hook=INPUT verdict'
+	assert_count trace "$N=ACCEPT cost=" 2 "nft= lines: p1 and p7 accepted"
+	assert_count trace "$N=DROP cost=" 8 "nft= lines: the other packets dropped"
+	last=$(grep -F "U:[fd00:99::1]:40065->" trace | tail -n 1)
+	case $last in
+	*"nft=[family=inet table=itr20 chain=input hook=INPUT verdict=DROP cost="*) ;;
+	*) fail "p9's last line is not its nft= verdict DROP: $last" ;;
+	esac
+else
+	assert_no_match trace 'nft=\[' "the $ITR_BACKEND backend has no nft= chain verdicts"
+fi
 assert_no_match trace 'table=iptables_trace' "our own table's events are not shown"
 
 # ---- nft monitor trace saw the same (chain, handle, verdict) per packet ---------------
@@ -177,7 +191,7 @@ awk '
 		print key[$3], $6, h, v
 	}' monitor.itr20 > monitor.seq
 awk '
-	/table=itr20 / {
+	/nfttrace=\[family=inet table=itr20 / {
 		for (i = 1; i <= NF; i++) if ($i ~ /^U:/) col = $i
 		sub(/^U:/, "", col)
 		dp = col; sub(/.*:/, "", dp)
