@@ -31,7 +31,10 @@
  * handlers nor our programs can run inside themselves on one CPU; a nested
  * ipt_do_table (REJECT walking OUTPUT inside the outer call) is entered
  * after our entry handler has returned, which is what the per-CPU slot
- * stack below is for. Nothing in the handlers calls into netfilter: they
+ * stack below is for. The same holds for the copy xt_TEE makes
+ * (nf_dup_ipv4/6 sends it through OUTPUT and POSTROUTING from inside the
+ * table call that ran TEE), which itr_in_dup() recognises. Nothing in the
+ * handlers calls into netfilter: they
  * touch only the skb's nf_trace bit, per-CPU slots and counters, and run the
  * programs, whose helpers (perf output, map updates, probe reads) do not
  * reach ipt_do_table, ip6t_do_table or nf_log_trace either.
@@ -63,6 +66,8 @@
 #include <linux/version.h>
 
 #include <iptables_trace/event.h>
+
+#include "itr_slot.h"
 
 #ifndef CONFIG_X86_64
 #error "iptables_trace supports x86-64 only (argument registers are read by their x86-64 names)"
@@ -306,22 +311,16 @@ ITR_PARM_DESC(ITR_PARAM_MISSED, "probe hits lost: no free kretprobe instance, or
 /*
  * Each CPU keeps a small stack of the skbs it marked and whose table call
  * has not returned yet: nested calls on one CPU (REJECT answering from
- * inside the outer call, softirq on top of a process-context OUTPUT walk)
- * each take their own slot. A slot is one word, the skb address with the
- * packet's own nf_trace value in bit 0 (skbs are well aligned), so claims
- * (cmpxchg) and lookups (a single load) never see half a slot. A slot is
+ * inside the outer call, a TEE copy walking OUTPUT, softirq on top of a
+ * process-context OUTPUT walk) each take their own slot. A slot is one
+ * word, the skb address with the flags of itr_slot.h in its low bits, so
+ * claims (cmpxchg) and lookups (a single load) never see half a slot. A slot is
  * released by the CPU and index recorded in the kretprobe instance: under
  * full preemption a task may migrate between the entry and the return of
  * ipt_do_table, so the release and the nf_log_trace lookup may come from
  * another CPU, hence plain atomics rather than this_cpu operations.
  */
 #define ITR_SLOTS 8
-#define ITR_SLOT_OWN_TRACE 1UL
-/* nft_marked: the nf_trace the packet came with is our nftables table's
- * mark, not an administrator's: restored as the packet's own value (later
- * nf_tables chains keep tracing it) but silenced like one we set. */
-#define ITR_SLOT_NFT_MARK 2UL
-#define ITR_SLOT_FLAGS (ITR_SLOT_OWN_TRACE | ITR_SLOT_NFT_MARK)
 
 static DEFINE_PER_CPU(unsigned long[ITR_SLOTS], itr_slots);
 
@@ -357,10 +356,49 @@ static unsigned long *itr_slot_find_on(unsigned int cpu, const void *skb,
 
 		if (&slots[i] == skip)
 			continue;
-		if (v && (v & ~ITR_SLOT_FLAGS) == (unsigned long)skb)
+		if (v && itr_slot_skb(v) == (unsigned long)skb)
 			return &slots[i];
 	}
 	return NULL;
+}
+
+/* The newest marked call in flight on this CPU, 0 if none. */
+static unsigned long itr_slot_newest(unsigned int cpu)
+{
+	unsigned long *slots = per_cpu(itr_slots, cpu);
+	int i;
+
+	for (i = ITR_SLOTS - 1; i >= 0; i--) {
+		unsigned long v = READ_ONCE(slots[i]);
+
+		if (v)
+			return v;
+	}
+	return 0;
+}
+
+/*
+ * Whether a packet duplication runs on this CPU: nf_dup_ipv4/6 set this
+ * flag around the copy's ip_local_out (a per-CPU bool in
+ * include/linux/netfilter.h up to 6.14 - 5.10, 6.1 and 6.12 have it - a bit
+ * in task_struct since). Kbuild finds which one the headers declare; with
+ * neither, no packet is taken for a copy.
+ */
+#if defined(ITR_HAVE_IN_NF_DUPLICATE) || defined(ITR_HAVE_NF_SKB_DUPLICATED)
+#define ITR_DUP_KNOWN 1
+#else
+#define ITR_DUP_KNOWN 0
+#endif
+
+static bool itr_in_dup(void)
+{
+#if defined(ITR_HAVE_IN_NF_DUPLICATE)
+	return current->in_nf_duplicate;
+#elif defined(ITR_HAVE_NF_SKB_DUPLICATED)
+	return __this_cpu_read(nf_skb_duplicated);
+#else
+	return false;
+#endif
 }
 
 /* The slot holding skb, this CPU first, or NULL if the skb is not ours. */
@@ -412,46 +450,49 @@ static int itr_table_entry(struct itr_table_probe *tp,
 	unsigned int cpu = smp_processor_id();
 	struct sk_buff *skb;
 	unsigned long val, *outer;
+	bool copy = false;
 	int slot;
 
-	if (!READ_ONCE(armed))
-		return 1;
 	skb = (struct sk_buff *)regs_get_kernel_argument(regs, tp->skb_arg);
 	if (!skb)
 		return 1;
 
+	/* A TEE copy of a packet we marked carries our mark without a slot:
+	 * its own value is 0. Recognised even once disarmed (the original's
+	 * call may still be in flight), so that it never leaves with it. */
+	if (unlikely(skb->nf_trace) && itr_in_dup()) {
+		outer = itr_slot_find_on(cpu, skb, NULL);
+		copy = itr_copy_of_ours(1, 1, outer ? READ_ONCE(*outer) : 0,
+					itr_slot_newest(cpu));
+		if (copy)
+			itr_count(copies);
+	}
+
+	if (!READ_ONCE(armed))
+		goto untraced;
+
 	/* Claim first: with no free slot the entry program must not run, or
-	 * it would push state that no return program pops. */
-	val = (unsigned long)skb | (skb->nf_trace ? ITR_SLOT_OWN_TRACE : 0);
-	slot = itr_slot_claim(cpu, val);
+	 * it would push state that no return program pops. The slot's final
+	 * value comes below; a claimed slot only has to hold the address. */
+	slot = itr_slot_claim(cpu, (unsigned long)skb);
 	if (slot < 0) {
 		itr_count(slots_full);
-		return 1;
+		goto untraced;
 	}
 
 	if (!itr_run(tp->entry, regs)) {
 		itr_slot_release(cpu, slot);
 		itr_count(skipped);
-		return 1;
+		goto untraced;
 	}
 
-	/* Accepted by the filter, and our nftables table marks exactly what
-	 * the filter accepts: a mark it came with is ours. */
-	if (READ_ONCE(nft_marked) && (val & ITR_SLOT_OWN_TRACE)) {
-		val |= ITR_SLOT_NFT_MARK;
-		WRITE_ONCE(per_cpu(itr_slots, cpu)[slot], val);
-	}
-
-	/* The same skb inside one of our own outer calls (a target that walks
-	 * a table again with it) reads the nf_trace we set: take the packet's
-	 * own value from the outer slot instead. */
-	if (val & ITR_SLOT_OWN_TRACE) {
+	outer = NULL;
+	if (skb->nf_trace && !copy)
 		outer = itr_slot_find(skb, &per_cpu(itr_slots, cpu)[slot]);
-		if (outer && !(READ_ONCE(*outer) & ITR_SLOT_OWN_TRACE)) {
-			val &= ~ITR_SLOT_OWN_TRACE;
-			WRITE_ONCE(per_cpu(itr_slots, cpu)[slot], val);
-		}
-	}
+	val = itr_slot_entry((unsigned long)skb, skb->nf_trace,
+			     READ_ONCE(nft_marked), outer ? READ_ONCE(*outer) : 0,
+			     copy);
+	WRITE_ONCE(per_cpu(itr_slots, cpu)[slot], val);
 
 	call->di = regs->di;
 	call->si = regs->si;
@@ -464,6 +505,12 @@ static int itr_table_entry(struct itr_table_probe *tp,
 		skb->nf_trace = 1;
 	itr_count(marked);
 	return 0;
+
+untraced:
+	/* Not traced in this call: a copy's inherited mark goes now. */
+	if (copy)
+		skb->nf_trace = 0;
+	return 1;
 }
 
 static int itr_table_return(struct itr_table_probe *tp,
@@ -474,11 +521,12 @@ static int itr_table_return(struct itr_table_probe *tp,
 	unsigned long v = READ_ONCE(per_cpu(itr_slots, call->cpu)[call->slot]);
 	struct pt_regs ctx;
 
-	/* The packet's own value, as the slot says now: a TRACE rule may have
-	 * set it during the call (itr_trace_tg_pre). On NF_STOLEN the table
-	 * handed the skb on (or freed it): hands off. */
+	/* The value this entry saw (ours too when the same skb re-entered
+	 * inside one of our calls), or 1 if a TRACE rule set it during the
+	 * call (itr_trace_tg_pre). On NF_STOLEN the table handed the skb on
+	 * (or freed it): hands off. */
 	if ((verdict & NF_VERDICT_MASK) != NF_STOLEN)
-		call->skb->nf_trace = !!(v & ITR_SLOT_OWN_TRACE);
+		call->skb->nf_trace = itr_slot_restore(v);
 	itr_slot_release(call->cpu, call->slot);
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -527,7 +575,7 @@ static int itr_log_pre(struct kprobe *p, struct pt_regs *regs)
 		return 0;
 
 	itr_run(itr_log_prog, regs);
-	if ((READ_ONCE(*slot) & ITR_SLOT_FLAGS) == ITR_SLOT_OWN_TRACE) {
+	if (!itr_slot_silenced(READ_ONCE(*slot))) {
 		itr_count(admin_passed);
 	} else {
 		regs->si = NFPROTO_UNSPEC;
@@ -547,12 +595,27 @@ static int itr_log_pre(struct kprobe *p, struct pt_regs *regs)
  */
 static int itr_trace_tg_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	unsigned long *slot = itr_slot_find((const void *)regs->di, NULL);
+	unsigned long skb = regs->di;
+	bool hit = false;
+	int cpu, i;
 
-	if (slot) {
-		WRITE_ONCE(*slot, (READ_ONCE(*slot) | ITR_SLOT_OWN_TRACE) & ~ITR_SLOT_NFT_MARK);
-		itr_count(admin_traced);
+	/* Every call of ours for this skb: an outer one (the same skb
+	 * re-entered a table inside it) keeps the mark at its return too.
+	 * cmpxchg: a slot released and claimed again meanwhile is left alone. */
+	for_each_possible_cpu(cpu) {
+		unsigned long *slots = per_cpu(itr_slots, cpu);
+
+		for (i = 0; i < ITR_SLOTS; i++) {
+			unsigned long v = READ_ONCE(slots[i]);
+
+			if (v && itr_slot_skb(v) == skb) {
+				cmpxchg(&slots[i], v, itr_slot_traced(v));
+				hit = true;
+			}
+		}
 	}
+	if (hit)
+		itr_count(admin_traced);
 	return 0;
 }
 
@@ -762,9 +825,10 @@ static int __init itr_init(void)
 		goto unregister;
 	}
 
-	pr_info("tracing from %s (ABI %d, IPv6 %s, TRACE rules %s)\n", pin_dir,
-		ITR_ABI_VERSION, has_ip6 ? "on" : "off",
-		has_trace_tg ? "kept" : "not watched (xt_TRACE not loaded)");
+	pr_info("tracing from %s (ABI %d, IPv6 %s, TRACE rules %s, TEE copies %s)\n",
+		pin_dir, ITR_ABI_VERSION, has_ip6 ? "on" : "off",
+		has_trace_tg ? "kept" : "not watched (xt_TRACE not loaded)",
+		ITR_DUP_KNOWN ? "recognised" : "not recognised (no duplication flag in these headers)");
 	return 0;
 
 unregister:

@@ -39,7 +39,8 @@
 	X(silenced, "nf_log_trace calls for our packets kept out of the log")       \
 	X(admin_passed, "nf_log_trace calls for already-traced packets, left to log") \
 	X(admin_traced, "TRACE rules hit by packets we marked (their mark is kept)") \
-	X(slots_full, "table calls not traced: the CPU's slot stack was full")
+	X(slots_full, "table calls not traced: the CPU's slot stack was full")      \
+	X(copies, "table calls of TEE copies that inherited our mark (taken as 0)")
 
 /*
  * The module's other parameters user space sets at insertion or reads

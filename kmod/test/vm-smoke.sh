@@ -26,7 +26,7 @@ W=${ITR_KMOD_SMOKE_DIR:-/tmp/itr-kmod-smoke}/$KEY
 rm -rf "$W" && mkdir -p "$W/mod" "$W/rootfs"
 
 # The module.
-cp "$HERE/../iptables_trace.c" "$HERE/../Kbuild" "$W/mod/"
+cp "$HERE/../iptables_trace.c" "$HERE/../itr_slot.h" "$HERE/../Kbuild" "$W/mod/"
 # shellcheck disable=SC2086
 make -s -C "$KDIR" M="$W/mod" ITR_INCLUDE="$REPO/include" $KMAKE_ARGS modules >"$W/kbuild.log" 2>&1 ||
 	{ cat "$W/kbuild.log"; exit 1; }

@@ -137,7 +137,7 @@ done
 MODULES_LOAD="x_tables ip_tables ip6_tables iptable_filter iptable_raw iptable_mangle iptable_nat
  ip6table_filter ip6table_raw ip6table_mangle ip6table_nat nf_conntrack nf_nat nf_reject_ipv4
  nf_reject_ipv6 ipt_REJECT ip6t_REJECT xt_TRACE xt_tcpudp xt_multiport xt_comment xt_conntrack
- xt_state xt_LOG xt_mark xt_limit xt_NFLOG xt_owner nf_log_syslog nf_log_ipv4 nf_log_ipv6
+ xt_state xt_LOG xt_mark xt_limit xt_NFLOG xt_owner xt_TEE nf_dup_ipv4 nf_dup_ipv6 nf_log_syslog nf_log_ipv4 nf_log_ipv6
  veth crc32c_generic nfnetlink nfnetlink_log nf_tables nft_ct nft_reject nft_reject_inet
  nft_reject_ipv4 nft_reject_ipv6 nft_log nft_limit nft_nat nft_chain_nat nft_counter nft_compat
  nft_fib nft_fib_ipv4 nft_fib_ipv6 nft_fib_inet nf_tables_inet nf_tables_ipv4 nf_tables_ipv6"

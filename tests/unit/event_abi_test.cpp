@@ -86,7 +86,7 @@ TEST(EventAbi, CounterNamesFollowTheirOneList) {
     EXPECT_STREQ(itr::kBpfStatNames[ITR_STAT_OUTPUT_ERR], "output_err");
     const std::vector<std::string> module(std::begin(itr::kModuleCounterNames), std::end(itr::kModuleCounterNames));
     EXPECT_EQ(module, (std::vector<std::string>{"marked", "skipped", "silenced", "admin_passed", "admin_traced",
-                                                "slots_full", "missed"}));
+                                                "slots_full", "copies", "missed"}));
     EXPECT_STREQ(ITR_NAME(ITR_PARAM_NFT_DO_CHAIN_ADDR), "nft_do_chain_addr");
     EXPECT_STREQ(ITR_NAME(ITR_PARAM_PIN_DIR), "pin_dir");
 }
