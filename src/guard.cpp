@@ -13,24 +13,7 @@
 
 namespace itr {
 
-std::optional<uint64_t> start_time_of(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto rp = text.rfind(')');  // comm may hold spaces and parentheses
-    if (rp == std::string::npos || rp + 2 > text.size())
-        return std::nullopt;
-    std::istringstream in(text.substr(rp + 2));
-    std::string field;
-    for (int i = 3; i <= 22; ++i)  // fields after comm start at 3 (state)
-        if (!(in >> field))
-            return std::nullopt;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(field.c_str(), &end, 10);
-    if (end == field.c_str() || *end)
-        return std::nullopt;
-    return v;
-}
+std::optional<uint64_t> start_time_of(pid_t pid) { return process_start_time(pid); }
 
 Result<Guard> Guard::spawn()
 {

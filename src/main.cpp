@@ -27,9 +27,12 @@ int main(int argc, char** argv)
         }
         try {
             return itr::run_guard(*args, backends);
+        } catch (const std::exception& e) {
+            std::cerr << "iptables-trace: guard: internal error: " << e.what() << "\n";
         } catch (...) {
-            return 1;
+            std::cerr << "iptables-trace: guard: internal error\n";
         }
+        return 1;
     }
     auto parsed = itr::parse_cli(argc, argv, backends);
     if (auto* exit = std::get_if<itr::CliExit>(&parsed)) {

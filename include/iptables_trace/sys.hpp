@@ -2,7 +2,10 @@
 // one way to turn an errno into words.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace itr {
@@ -11,6 +14,12 @@ inline constexpr uint32_t kPidMaxLimit = 4194304;  // PID_MAX_LIMIT on 64-bit
 
 // "Operation not permitted" for EPERM.
 std::string errno_text(int err);
+
+// A /proc file of any process, whole up to max bytes; nullopt when it
+// cannot be opened or read (the process ended). Never throws.
+std::optional<std::string> read_small_file(const std::string& path, size_t max = 65536);
+// Field 22 of /proc/PID/stat (clock ticks since boot); nullopt when PID is gone.
+std::optional<uint64_t> process_start_time(pid_t pid);
 
 // An open file descriptor, closed by the destructor. Move-only.
 class Fd {

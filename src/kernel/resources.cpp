@@ -35,13 +35,14 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& path)
     // that instance left (a second or less): wait for it (up to 5 s), not
     // for a tracer.
     auto held_by_guard = [&path] {
-        std::string pid, comm;
-        std::ifstream(path) >> pid;
+        std::string pid = read_small_file(path, 32).value_or("");
+        while (!pid.empty() && pid.back() == '\n')
+            pid.pop_back();
         if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
             return false;
         // A pid that is gone: the new holder has not written its own yet.
-        std::ifstream("/proc/" + pid + "/comm") >> comm;
-        return comm.empty() || comm == "itr-guard";
+        const std::string comm = read_small_file("/proc/" + pid + "/comm", 64).value_or("");
+        return comm.empty() || comm == "itr-guard\n";
     };
     for (int tries = 0; ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0; ++tries) {
         if (tries < 200 && held_by_guard()) {

@@ -49,7 +49,6 @@ ssize_t recv_retrying(mnl_socket* nl, void* buf, size_t len);
 
 // Start time of a process (field 22 of /proc/PID/stat), to tell a live
 // owner from a reused pid.
-std::optional<uint64_t> process_start_time(pid_t pid);
 bool process_alive(pid_t pid, uint64_t start_time);
 
 // ---- logger bindings -------------------------------------------------------

@@ -56,26 +56,6 @@ ssize_t recv_retrying(mnl_socket* nl, void* buf, size_t len)
 
 // ---- processes ---------------------------------------------------------------
 
-std::optional<uint64_t> process_start_time(pid_t pid)
-{
-    std::ifstream f(fmt::format("/proc/{}/stat", pid));
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto rp = text.rfind(')');  // comm may contain spaces
-    if (rp == std::string::npos)
-        return std::nullopt;
-    std::istringstream in(text.substr(rp + 2));
-    std::string field;
-    // Fields after comm start at 3 (state); starttime is field 22.
-    for (int i = 3; i <= 22; ++i)
-        if (!(in >> field))
-            return std::nullopt;
-    try {
-        return std::stoull(field);
-    } catch (...) {
-        return std::nullopt;
-    }
-}
-
 bool process_alive(pid_t pid, uint64_t start_time)
 {
     if (pid <= 0)
@@ -206,11 +186,10 @@ std::optional<StateRecord> parse_state(const std::string& text)
 
 std::optional<StateRecord> read_state(const std::string& path)
 {
-    std::ifstream f(path);
-    if (!f)
+    const auto text = read_small_file(path);
+    if (!text)
         return std::nullopt;
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    return parse_state(text);
+    return parse_state(*text);
 }
 
 Result<StateFile> StateFile::write(const StateRecord& rec)

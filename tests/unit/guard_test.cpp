@@ -1,7 +1,10 @@
 // The guard's pure parts: its command line, the owner's start time, and how
 // it tells a released owner from a dead one. The process itself (fork, exec,
 // cleanup after kill -9) is tested for real by tests/host/netlink_backend.sh.
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -41,6 +44,33 @@ TEST(Guard, StartTimeOfThisProcessAndOfNone)
     ASSERT_TRUE(me);
     EXPECT_EQ(start_time_of(getpid()), me);
     EXPECT_FALSE(start_time_of(0x3fffff));  // above pid_max's ceiling: never a process
+}
+
+TEST(Guard, StartTimeOfAProcessWithAHostileName)
+{
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        prctl(PR_SET_NAME, "x) 9 9 (y", 0, 0, 0);
+        char c;
+        (void)!write(p[1], "r", 1);
+        (void)!read(p[0], &c, 1);  // until the parent closes its end
+        _exit(0);
+    }
+    char c;
+    ASSERT_EQ(read(p[0], &c, 1), 1);
+    const auto parent = start_time_of(getpid());
+    const auto st = start_time_of(child);
+    close(p[1]);
+    close(p[0]);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    ASSERT_TRUE(parent);
+    ASSERT_TRUE(st);
+    EXPECT_GE(*st, *parent);
+    EXPECT_FALSE(start_time_of(child));  // reaped: gone, and no exception
 }
 
 TEST(Guard, AByteMeansReleased)
