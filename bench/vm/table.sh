@@ -194,8 +194,9 @@ one_round() {
 	else
 		nft_table itr_bench_mark "udp dport 7000 meta nftrace set 1"
 		# not through in_ns (a function: $! would be a subshell, and TERM
-		# would leave nft running): ip netns exec execs nft in place
-		ip netns exec b nft monitor trace > m.out 2>&1 &
+		# would leave nft running; lib.sh makes ip a function too):
+		# /usr/sbin/ip netns exec execs nft in place
+		/usr/sbin/ip netns exec b nft monitor trace > m.out 2>&1 &
 		_mp=$!
 		settle 1
 		send nft_monitor
