@@ -37,6 +37,7 @@ def main():
     stopinfo = defaultdict(list)           # (rs, mode) -> [(events, lost, lines)]
     steps = defaultdict(list)              # (rs, mode, step) -> [ms]
     anchors = defaultdict(list)
+    summary = defaultdict(list)            # (rs, mode) -> [(events, lost)] from the tool's summary
     order = []
     with open(path, errors='replace') as f:
         for line in f:
@@ -61,6 +62,12 @@ def main():
             elif kind == 'vm_tbl_stop':
                 stops[key].append(int(d['ms']))
                 stopinfo[key].append((int(d.get('events') or 0), int(d.get('lost') or 0), int(d.get('lines') or 0)))
+            elif kind == 'vm_tbl_summary':
+                # the tool's own count ("iptables-trace: events N, lost M;"), not the
+                # per-source counts that follow it on the same line
+                m = re.search(r'iptables-trace: events (\d+), lost (\d+)', line)
+                if m:
+                    summary[key].append((int(m.group(1)), int(m.group(2))))
             elif kind == 'vm_tbl_step':
                 steps[key + (d['step'],)].append(float(d['ms']))
             elif kind == 'vm_tbl_anchor':
@@ -73,6 +80,7 @@ def main():
     for rs in dict.fromkeys(k[0] for k in order):
         base = med(batches[(rs, 'none')])
         syslog = med(batches.get((rs, 'trace_syslog'), []))
+        monitor = med(batches.get((rs, 'nft_monitor'), []))
         print(f'\n  ruleset {rs}')
         print(f"  {'mode':<16} {'ns/pkt':>9} {'ratio':>7} {'rounds (ns/pkt)':<24} {'tracer ns/pkt':>13}  notes")
         for r, mode in order:
@@ -84,7 +92,7 @@ def main():
             if mode.endswith(':nomatch'):
                 note.append('target <= 1.05: ' + ('met' if m / base <= 1.05 else 'missed'))
             if mode.endswith(':all'):
-                ev = stopinfo.get((rs, mode), [])
+                ev = summary.get((rs, mode)) or stopinfo.get((rs, mode), [])
                 if ev:
                     e = sum(x[0] for x in ev)
                     lo = sum(x[1] for x in ev)
@@ -92,6 +100,8 @@ def main():
                 if syslog:
                     half = 0.5 * (syslog - base)
                     note.append('extra <= half of TRACE+syslog\'s: ' + ('met' if m - base <= half else 'missed'))
+                elif monitor:
+                    note.append(f'extra = {(m - base) / (monitor - base):.2f}x nft monitor trace\'s')
             for a in anchors.get((rs, mode), []):
                 note.append(' '.join(f'{k}={v}' for k, v in a.items() if k not in ('ruleset', 'mode')))
                 break

@@ -122,7 +122,7 @@ stop() {
 	wait "$TRACER_PID"; _rc=$?
 	TRACER_PID=
 	[ "$_rc" -eq 0 ] || { show_file "$1.err"; fail "$RS $1: tracer exit status $_rc"; }
-	_ev=$(sed -n 's/.*events \([0-9]*\), lost \([0-9]*\).*/\1 \2/p' "$1.err" | tail -n 1)
+	_ev=$(sed -n 's/.*iptables-trace: events \([0-9]*\), lost \([0-9]*\).*/\1 \2/p' "$1.err" | tail -n 1)
 	bench "vm_tbl_stop ruleset=$RS mode=$1 round=$ROUND ms=$((_ns / 1000000)) events=${_ev% *} lost=${_ev#* } lines=$(wc -l < "$1.trace")"
 	bench "vm_tbl_summary ruleset=$RS mode=$1 round=$ROUND text=\"$(grep -i 'events' "$1.err" | tail -n 2 | tr '\n"' ' _')\""
 }
