@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 	--no-icount) ICOUNT=; shift ;;
 	--binary) BINARY=$(realpath "$2"); shift 2 ;;
 	--quick) QUICK=1; shift ;;
-	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
