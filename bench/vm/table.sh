@@ -40,7 +40,9 @@
 #
 # Prints "ITR-BENCH vm_tbl ..." lines; scripts/bench.sh makes the table.
 # Knobs (guest environment, defaults): ITR_BENCH_ROUNDS=2, ITR_BENCH_PKTS=3000,
-# ITR_BENCH_RULESETS="legacy nft", ITR_BENCH_BACKENDS="module bpf netlink".
+# ITR_BENCH_RULESETS="legacy nft", ITR_BENCH_BACKENDS="module bpf netlink",
+# ITR_BENCH_LEAK=1 (after the nft rounds: leave one `nft monitor trace` running
+# the way bench/vm/nft-perf.sh used to, measure `none` with it and after killing it).
 # Runs once per boot (with vmtest's module backend; it starts every backend itself).
 # Run: scripts/vmtest.sh --kernel 6.1 --backend module --icount --scenario bench/vm/table.sh
 # itr-timeout: 3000
