@@ -4,7 +4,7 @@
 #   scripts/vmtest.sh [--kernel 5.10|6.1|6.12|all]... [--scenario PATH]...
 #                     [--backend module|bpf|netlink|all]...
 #                     [--no-build | --binary PATH] [--timeout SECS] [--jobs N]
-#                     [--append KERNEL-ARGS]
+#                     [--append KERNEL-ARGS] [--icount[=SHIFT]]
 #
 # Defaults: every kernel of scripts/vm/kernels.conf, every tests/vm/*.sh but lib.sh.
 # For each kernel: resolve the series to the newest Debian build and fetch it
@@ -18,6 +18,10 @@
 #
 #   --backend B      module, bpf, netlink or all (default: all)
 #   --append ARGS    more kernel command line (e.g. lockdown=integrity)
+#   --icount[=SHIFT] QEMU -icount shift=SHIFT,sleep=off (default SHIFT 1: 2 ns of
+#                    guest time per guest instruction; "auto" adapts to the host
+#                    clock): guest time no longer depends on the host's load.
+#                    For benchmarks (scripts/bench.sh); one vCPU only.
 #
 #   --no-build       use build/vm/KEY/build/iptables-trace as it is (if any)
 #   --binary PATH    put this binary in every guest instead of building
@@ -29,9 +33,9 @@
 set -uo pipefail
 . "$(dirname "$0")/vm/common.sh"
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-KERNELS=() SCENARIOS=() BACKENDS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc) APPEND=
+KERNELS=() SCENARIOS=() BACKENDS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc) APPEND= ICOUNT=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel|-k) [ $# -ge 2 ] || usage
@@ -50,6 +54,8 @@ while [ $# -gt 0 ]; do
 	--timeout) [ $# -ge 2 ] || usage; TIMEOUT=$2; shift 2 ;;
 	--jobs|-j) [ $# -ge 2 ] || usage; JOBS=$2; shift 2 ;;
 	--append) [ $# -ge 2 ] || usage; APPEND=$2; shift 2 ;;
+	--icount) ICOUNT=1; shift ;;
+	--icount=*) ICOUNT=${1#*=}; shift ;;
 	-h|--help) usage ;;
 	*) echo "vmtest: unknown argument: $1" >&2; usage ;;
 	esac
@@ -151,7 +157,9 @@ for K in "${KERNELS[@]}"; do
 	fi
 
 	LOG=$OUT/console.log
-	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" --timeout "$GUEST_TMO" --log "$LOG" --append "$APPEND"
+	gargs=(--timeout "$GUEST_TMO" --log "$LOG" --append "$APPEND")
+	[ -n "$ICOUNT" ] && gargs+=(--icount "$ICOUNT")
+	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" "${gargs[@]}"
 	qrc=$?
 	t3=$(now)
 	TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|$((t3 - t2))")

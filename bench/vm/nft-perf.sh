@@ -80,13 +80,18 @@ table inet itr_bench_mark {
 	}
 }
 NFT
-	in_ns b nft monitor trace > m.out 2>&1 &
+	# Not through in_ns: that is a function, $! would be its subshell and
+	# TERM would leave nft running (and, under bench/vm/table.sh's icount
+	# measurement, each one left behind spent most of the vCPU and roughly
+	# doubled every later batch). /usr/sbin/ip netns exec execs nft in place.
+	/usr/sbin/ip netns exec b nft monitor trace > m.out 2>&1 &
 	MON=$!
 	sleep 1
 	send m
 	sleep 1
 	# TERM: a background job of a non-interactive shell ignores SIGINT.
 	kill $MON 2>/dev/null; wait $MON 2>/dev/null
+	kill -0 $MON 2>/dev/null && fail "nft monitor trace survived TERM"
 	bench "vm_nft_monitor round=$ROUND lines=$(wc -l < m.out)"
 	in_ns b nft delete table inet itr_bench_mark
 	start b -P 9999

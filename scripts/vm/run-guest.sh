@@ -3,6 +3,12 @@
 # print the console on stdout (and into --log FILE).
 #
 #   scripts/vm/run-guest.sh KEY INITRD [--timeout SECS] [--log FILE] [--mem SIZE] [--append ARGS]
+#                           [--icount SHIFT]
+#
+# --icount SHIFT: QEMU -icount shift=SHIFT,sleep=off (SHIFT a number or
+# "auto"): guest time advances by 2^SHIFT ns per guest instruction and jumps
+# to the next timer when the vCPU idles, whatever the host is doing; for
+# benchmarks (one vCPU, single-threaded TCG: icount rules out MTTCG).
 #
 # The guest's /init powers off when done; a panic reboots, which -no-reboot
 # turns into a QEMU exit; a hang is killed after --timeout seconds (exit 124).
@@ -10,16 +16,17 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-usage() { echo "usage: $0 KEY INITRD [--timeout SECS] [--log FILE] [--mem SIZE] [--append ARGS]" >&2; exit 2; }
+usage() { echo "usage: $0 KEY INITRD [--timeout SECS] [--log FILE] [--mem SIZE] [--append ARGS] [--icount SHIFT]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 KEY=$1 INITRD=$2; shift 2
-TMO=600 LOG= MEM=256M APPEND_EXTRA=
+TMO=600 LOG= MEM=256M APPEND_EXTRA= ICOUNT=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) TMO=$2; shift 2 ;;
 	--log) LOG=$2; shift 2 ;;
 	--mem) MEM=$2; shift 2 ;;
 	--append) APPEND_EXTRA=$2; shift 2 ;;
+	--icount) ICOUNT=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -33,8 +40,16 @@ ENVF=$ITR_VM_DIR/$KEY/env
 KERNEL=$VMLINUX
 [ -f "$KERNEL" ] || KERNEL=$BZIMAGE
 
-# shellcheck disable=SC2046
-cmd=(timeout -s KILL "$TMO" qemu-system-x86_64 $(vm_qemu_accel) -cpu max -m "$MEM"
+ACCEL=$(vm_qemu_accel) || exit 1
+ICOUNT_ARGS=()
+if [ -n "$ICOUNT" ]; then
+	case $ICOUNT in auto|[0-9]|10) ;; *) vm_die "--icount $ICOUNT: want auto or a shift of 0..10" ;; esac
+	[ "${ITR_VM_SMP:-1}" = 1 ] || vm_die "--icount needs one vCPU (single-threaded TCG), not ITR_VM_SMP=$ITR_VM_SMP"
+	ICOUNT_ARGS=(-icount "shift=$ICOUNT,sleep=off")
+	APPEND_EXTRA="$APPEND_EXTRA ITR_ICOUNT=$ICOUNT"   # an environment variable of the guest's /init
+fi
+# shellcheck disable=SC2086
+cmd=(timeout -s KILL "$TMO" qemu-system-x86_64 $ACCEL "${ICOUNT_ARGS[@]}" -cpu max -m "$MEM"
      -nodefaults -display none -no-reboot -serial stdio -monitor none
      -kernel "$KERNEL" -initrd "$INITRD"
      -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic panic_on_warn=0 $APPEND_EXTRA")
