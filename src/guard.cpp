@@ -13,8 +13,6 @@
 
 namespace itr {
 
-std::optional<uint64_t> start_time_of(pid_t pid) { return process_start_time(pid); }
-
 Result<Guard> Guard::spawn()
 {
     int done[2], execd[2];
@@ -34,7 +32,7 @@ Result<Guard> Guard::spawn()
     const pid_t owner = ::getpid();
     std::string a_fd = std::to_string(done_r.get());
     std::string a_pid = std::to_string(owner);
-    std::string a_start = std::to_string(start_time_of(owner).value_or(0));
+    std::string a_start = std::to_string(process_start_time(owner).value_or(0));
     std::string a0 = kGuardComm, a1 = kGuardArg;
     char* argv[] = {a0.data(), a1.data(), a_fd.data(), a_pid.data(), a_start.data(), nullptr};
 
@@ -109,7 +107,7 @@ OwnerEnd wait_for_owner(const GuardArgs& a)
     // Its parent reaps it at once (a shell, sudo); until then it is a zombie
     // that the leftover checks would count as alive. Bounded: 10 s.
     for (int i = 0; i < 500; ++i) {
-        const auto st = start_time_of(a.owner);
+        const auto st = process_start_time(a.owner);
         if (!st || (a.owner_start && *st != a.owner_start))
             break;
         ::usleep(20'000);

@@ -62,7 +62,4 @@ enum class OwnerEnd { Released, Died };
 // whether the owner lives, see it dead.
 OwnerEnd wait_for_owner(const GuardArgs& a);
 
-// Field 22 of /proc/PID/stat, clock ticks since boot; nullopt when PID is gone.
-std::optional<uint64_t> start_time_of(pid_t pid);
-
 }  // namespace itr

@@ -40,10 +40,10 @@ TEST(Guard, ParsesItsOwnCommandLineOnly)
 
 TEST(Guard, StartTimeOfThisProcessAndOfNone)
 {
-    auto me = start_time_of(getpid());
+    auto me = process_start_time(getpid());
     ASSERT_TRUE(me);
-    EXPECT_EQ(start_time_of(getpid()), me);
-    EXPECT_FALSE(start_time_of(0x3fffff));  // above pid_max's ceiling: never a process
+    EXPECT_EQ(process_start_time(getpid()), me);
+    EXPECT_FALSE(process_start_time(0x3fffff));  // above pid_max's ceiling: never a process
 }
 
 TEST(Guard, StartTimeOfAProcessWithAHostileName)
@@ -61,8 +61,8 @@ TEST(Guard, StartTimeOfAProcessWithAHostileName)
     }
     char c;
     ASSERT_EQ(read(p[0], &c, 1), 1);
-    const auto parent = start_time_of(getpid());
-    const auto st = start_time_of(child);
+    const auto parent = process_start_time(getpid());
+    const auto st = process_start_time(child);
     close(p[1]);
     close(p[0]);
     kill(child, SIGKILL);
@@ -70,7 +70,7 @@ TEST(Guard, StartTimeOfAProcessWithAHostileName)
     ASSERT_TRUE(parent);
     ASSERT_TRUE(st);
     EXPECT_GE(*st, *parent);
-    EXPECT_FALSE(start_time_of(child));  // reaped: gone, and no exception
+    EXPECT_FALSE(process_start_time(child));  // reaped: gone, and no exception
 }
 
 TEST(Guard, AByteMeansReleased)
@@ -79,7 +79,7 @@ TEST(Guard, AByteMeansReleased)
     ASSERT_EQ(pipe(p), 0);
     ASSERT_EQ(write(p[1], "R", 1), 1);
     close(p[1]);
-    GuardArgs a{p[0], getpid(), start_time_of(getpid()).value_or(0)};
+    GuardArgs a{p[0], getpid(), process_start_time(getpid()).value_or(0)};
     EXPECT_EQ(wait_for_owner(a), OwnerEnd::Released);
     close(p[0]);
 }
@@ -92,7 +92,7 @@ TEST(Guard, EndOfFileFromAGoneOwnerMeansDied)
     ASSERT_GE(child, 0);
     if (child == 0)
         _exit(0);  // the owner: holds the write end, dies without a word
-    const auto start = start_time_of(child);
+    const auto start = process_start_time(child);
     close(p[1]);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
