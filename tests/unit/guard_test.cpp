@@ -48,23 +48,30 @@ TEST(Guard, StartTimeOfThisProcessAndOfNone)
 
 TEST(Guard, StartTimeOfAProcessWithAHostileName)
 {
-    int p[2];
-    ASSERT_EQ(pipe(p), 0);
+    // Two pipes: with one, the child could read back its own "ready" byte
+    // and the parent would wait forever (it did, on a CI machine).
+    int ready[2], hold[2];
+    ASSERT_EQ(pipe(ready), 0);
+    ASSERT_EQ(pipe(hold), 0);
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
         prctl(PR_SET_NAME, "x) 9 9 (y", 0, 0, 0);
+        close(ready[0]);
+        close(hold[1]);
         char c;
-        (void)!write(p[1], "r", 1);
-        (void)!read(p[0], &c, 1);  // until the parent closes its end
+        (void)!write(ready[1], "r", 1);
+        (void)!read(hold[0], &c, 1);  // until the parent closes its end
         _exit(0);
     }
+    close(ready[1]);
+    close(hold[0]);
     char c;
-    ASSERT_EQ(read(p[0], &c, 1), 1);
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
     const auto parent = process_start_time(getpid());
     const auto st = process_start_time(child);
-    close(p[1]);
-    close(p[0]);
+    close(hold[1]);
+    close(ready[0]);
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     ASSERT_TRUE(parent);
