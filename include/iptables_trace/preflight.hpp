@@ -43,6 +43,9 @@ std::vector<Check> evaluate_module_preflight(const KernelFacts& facts);
 Check kprobes_check(Tri kprobes);
 // Pure: verdicts for the bpf backend (kprobes, no module) from the facts.
 std::vector<Check> evaluate_bpf_preflight(const KernelFacts& facts);
+// uname -m of the machines whose register conventions the embedded BPF
+// object was built for: "x86_64" or "aarch64" (bpf/CMakeLists.txt).
+const char* bpf_object_machine();
 
 // Whether a kernel function we probe exists. Start-up asks the cheapest
 // source that can settle it: a /sys or /proc entry that exists only with
