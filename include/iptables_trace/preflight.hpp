@@ -39,6 +39,8 @@ struct KernelFacts {
 
 // Pure: verdicts for the module backend from the facts.
 std::vector<Check> evaluate_module_preflight(const KernelFacts& facts);
+// Pure: the module backend's "arch" check (uname -m): x86_64 only.
+Check module_arch_check(const std::string& machine);
 // Pure: the kprobes check both kprobe-based backends make.
 Check kprobes_check(Tri kprobes);
 // Pure: verdicts for the bpf backend (kprobes, no module) from the facts.
