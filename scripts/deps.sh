@@ -5,7 +5,8 @@
 #   scripts/deps.sh --arm64  also the arm64 cross build (scripts/cross-arm64.sh):
 #                            Debian's aarch64 cross compiler, the :arm64 -dev
 #                            packages the build links, qemu-user to run the result
-# Options combine (scripts/deps.sh --vm --arm64).
+# Options combine: scripts/deps.sh --vm --arm64 adds qemu-system-arm for the
+# arm64 VM test bed (scripts/vmtest.sh --arch arm64).
 #
 # Every command a test runs is in one of these lists: on CI (CI=true) a host
 # test that finds one missing fails instead of skipping (tests/host/lib.sh).
@@ -41,14 +42,17 @@ arm64_pkgs=(
 )
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
-arm64=0
+arm64=0 vm=0
 for arg in "$@"; do
   case $arg in
-    --vm) want+=("${vm_pkgs[@]}") ;;
+    --vm) want+=("${vm_pkgs[@]}"); vm=1 ;;
     --arm64) want+=("${arm64_pkgs[@]}"); arm64=1 ;;
     *) echo "deps: unknown option $arg (known: --vm, --arm64)" >&2; exit 2 ;;
   esac
 done
+# Both: the arm64 VM test bed (scripts/vmtest.sh --arch arm64) boots its
+# guests under qemu-system-aarch64.
+[ $vm -eq 1 ] && [ $arm64 -eq 1 ] && want+=(qemu-system-arm)
 
 missing=()
 for p in "${want[@]}"; do

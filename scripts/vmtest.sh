@@ -4,7 +4,7 @@
 #   scripts/vmtest.sh [--kernel 5.10|6.1|6.12|all]... [--scenario PATH]...
 #                     [--backend module|bpf|netlink|all]...
 #                     [--no-build | --binary PATH] [--timeout SECS] [--jobs N]
-#                     [--append KERNEL-ARGS] [--icount[=SHIFT]]
+#                     [--append KERNEL-ARGS] [--icount[=SHIFT]] [--arch amd64|arm64]
 #
 # Defaults: every kernel of scripts/vm/kernels.conf, every tests/vm/*.sh but lib.sh.
 # For each kernel: resolve the series to the newest Debian build and fetch it
@@ -16,7 +16,13 @@
 # guest's console, one "ITR-RESULT kernel scenario backend PASS|FAIL|SKIP"
 # line per cell and a summary table; exits 1 if anything failed (2 on usage errors).
 #
-#   --backend B      module, bpf, netlink or all (default: all)
+#   --arch A         amd64 (default) or arm64: Debian's arm64 kernels of
+#                    scripts/vm/kernels-arm64.conf under qemu-system-aarch64 (TCG),
+#                    an arm64 userland from Debian's arm64 packages
+#                    (scripts/vm/fetch-arm64.sh, mkinitramfs-arm64.sh) and the
+#                    cross-built binary (--binary, else one cross build for all
+#                    kernels); backends bpf and netlink (there is no arm64 module)
+#   --backend B      module, bpf, netlink or all (default: all; arm64: bpf netlink)
 #   --append ARGS    more kernel command line (e.g. lockdown=integrity)
 #   --icount[=SHIFT] QEMU -icount shift=SHIFT,sleep=off (default SHIFT 1: 2 ns of
 #                    guest time per guest instruction; "auto" adapts to the host
@@ -31,9 +37,22 @@
 # vmlinux.h from the guest kernel's BTF instead of the host's, ITR_VM_SMP=N for
 # N vCPUs on multi-threaded TCG (default 1, single-threaded; benchmarks only).
 set -uo pipefail
+# --arch picks what common.sh defaults to (kernel list, work directory).
+_prev=
+for _a in "$@"; do
+	case $_a in --arch=*) ITR_VM_ARCH=${_a#*=} ;; esac
+	[ "$_prev" = --arch ] && ITR_VM_ARCH=$_a
+	_prev=$_a
+done
+case ${ITR_VM_ARCH:-amd64} in
+amd64|x86_64) ITR_VM_ARCH=amd64 ;;
+arm64|aarch64) ITR_VM_ARCH=arm64 ;;
+*) echo "vmtest: unknown --arch ${ITR_VM_ARCH}: amd64 or arm64" >&2; exit 2 ;;
+esac
+export ITR_VM_ARCH
 . "$(dirname "$0")/vm/common.sh"
 
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 KERNELS=() SCENARIOS=() BACKENDS=() NO_BUILD=0 BINARY="" TIMEOUT=150 JOBS=$(nproc) APPEND= ICOUNT=
 while [ $# -gt 0 ]; do
@@ -56,11 +75,20 @@ while [ $# -gt 0 ]; do
 	--append) [ $# -ge 2 ] || usage; APPEND=$2; shift 2 ;;
 	--icount) ICOUNT=1; shift ;;
 	--icount=*) ICOUNT=${1#*=}; shift ;;
+	--arch) [ $# -ge 2 ] || usage; shift 2 ;;   # read above
+	--arch=*) shift ;;
 	-h|--help) usage ;;
 	*) echo "vmtest: unknown argument: $1" >&2; usage ;;
 	esac
 done
 [ ${#KERNELS[@]} -gt 0 ] || mapfile -t KERNELS < <(vm_kernel_keys)
+if [ "$ITR_VM_ARCH" = arm64 ]; then
+	# "all" means every backend that can run there.
+	[ ${#BACKENDS[@]} -gt 0 ] || BACKENDS=(bpf netlink)
+	mapfile -t BACKENDS < <(printf '%s\n' "${BACKENDS[@]}" | grep -vx module)
+	[ ${#BACKENDS[@]} -gt 0 ] || vm_die "--arch arm64: no module backend there (the module is x86-64 only, README: arm64)"
+	[ -z "$ICOUNT" ] || vm_die "--icount: amd64 guests only"
+fi
 [ ${#BACKENDS[@]} -gt 0 ] || BACKENDS=(module bpf netlink)
 mapfile -t BACKENDS < <(printf '%s\n' "${BACKENDS[@]}" | awk '!seen[$0]++')
 for k in "${KERNELS[@]}"; do vm_kernel_conf "$k"; done   # dies on an unknown key
@@ -76,8 +104,10 @@ for i in "${!SCENARIOS[@]}"; do
 done
 [ -z "$BINARY" ] || [ -x "$BINARY" ] || vm_die "--binary $BINARY is not executable"
 
-# Guest budget: boot and set-up margin plus every scenario's own timeout.
+# Guest budget: boot and set-up margin plus every scenario's own timeout
+# (an arm64 guest boots slower under TCG).
 GUEST_TMO=120
+[ "$ITR_VM_ARCH" = arm64 ] && GUEST_TMO=300
 for s in "${SCENARIOS[@]}"; do
 	t=$(sed -n 's/^# *itr-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n 1)
 	GUEST_TMO=$((GUEST_TMO + (${t:-$TIMEOUT} + 5) * ${#BACKENDS[@]}))
@@ -107,11 +137,29 @@ fail_all() { # fail_all KERNEL REASON
 	ANY_FAIL=1
 }
 
+# arm64: one cross build serves every kernel (CO-RE; no module to build).
+if [ "$ITR_VM_ARCH" = arm64 ] && [ -z "$BINARY" ] && [ "$NO_BUILD" -eq 0 ]; then
+	XB=$ITR_VM_DIR/build
+	cargs=(-S "$ITR_REPO" -B "$XB" -DCMAKE_TOOLCHAIN_FILE="$ITR_REPO/scripts/cmake/aarch64-linux-gnu.cmake" -DITR_BUILD_TESTS=OFF)
+	command -v ccache >/dev/null && { export CCACHE_BASEDIR=$ITR_REPO; cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); }
+	mkdir -p "$ITR_VM_DIR"
+	echo "vmtest: cross-building for arm64 in $XB"
+	if ! { cmake "${cargs[@]}" > "$ITR_VM_DIR/build.log" 2>&1 && cmake --build "$XB" -j "$JOBS" >> "$ITR_VM_DIR/build.log" 2>&1; }; then
+		tail -n 40 "$ITR_VM_DIR/build.log"
+		vm_die "the arm64 cross build failed (see $ITR_VM_DIR/build.log; scripts/deps.sh --arm64 installs what it needs)"
+	fi
+	BINARY=$XB/iptables-trace
+elif [ "$ITR_VM_ARCH" = arm64 ] && [ -z "$BINARY" ]; then
+	[ -x "$ITR_VM_DIR/build/iptables-trace" ] && BINARY=$ITR_VM_DIR/build/iptables-trace
+fi
+FETCH=fetch-kernel.sh MKINITRAMFS=mkinitramfs.sh
+[ "$ITR_VM_ARCH" = arm64 ] && FETCH=fetch-arm64.sh MKINITRAMFS=mkinitramfs-arm64.sh
+
 for K in "${KERNELS[@]}"; do
-	echo "===================== kernel $K ====================="
+	echo "===================== kernel $K ($ITR_VM_ARCH) ====================="
 	OUT=$ITR_VM_DIR/$K
 	t0=$(now)
-	if ! "$ITR_VM_SCRIPTS/fetch-kernel.sh" "$K"; then
+	if ! "$ITR_VM_SCRIPTS/$FETCH" "$K"; then
 		fail_all "$K" "kernel packages could not be fetched"
 		TIMES+=("$K|$(( $(now) - t0 ))|-|-")
 		continue
@@ -150,7 +198,7 @@ for K in "${KERNELS[@]}"; do
 	INITRD=$OUT/initramfs.cpio.gz
 	margs=("$K" -o "$INITRD" --timeout "$TIMEOUT" --backends "${BACKENDS[*]}")
 	[ -n "$BIN" ] && margs+=(--binary "$BIN")
-	if ! "$ITR_VM_SCRIPTS/mkinitramfs.sh" "${margs[@]}" "${SCENARIOS[@]}"; then
+	if ! "$ITR_VM_SCRIPTS/$MKINITRAMFS" "${margs[@]}" "${SCENARIOS[@]}"; then
 		fail_all "$K" "initramfs could not be packed"
 		TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|-")
 		continue

@@ -4,9 +4,17 @@
 
 ITR_VM_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ITR_REPO=$(cd "$ITR_VM_SCRIPTS/../.." && pwd)
-ITR_VM_DIR=${ITR_VM_DIR:-$ITR_REPO/build/vm}
+# The guest's architecture: amd64, or arm64 (scripts/vmtest.sh --arch arm64),
+# which has its own kernel list and work directory.
+ITR_VM_ARCH=${ITR_VM_ARCH:-amd64}
+case $ITR_VM_ARCH in
+amd64) _itr_vm_sub=vm _itr_vm_conf=kernels.conf ;;
+arm64) _itr_vm_sub=vm-arm64 _itr_vm_conf=kernels-arm64.conf ;;
+*) printf 'ITR_VM_ARCH=%s: amd64 or arm64\n' "$ITR_VM_ARCH" >&2; exit 2 ;;
+esac
+ITR_VM_DIR=${ITR_VM_DIR:-$ITR_REPO/build/$_itr_vm_sub}
 ITR_VM_CACHE=${ITR_VM_CACHE:-$ITR_VM_DIR/cache}
-ITR_KERNELS_CONF=${ITR_KERNELS_CONF:-$ITR_VM_SCRIPTS/kernels.conf}
+ITR_KERNELS_CONF=${ITR_KERNELS_CONF:-$ITR_VM_SCRIPTS/$_itr_vm_conf}
 
 vm_log() { printf '%s\n' "$*" >&2; }
 vm_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }

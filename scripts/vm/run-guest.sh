@@ -31,14 +31,16 @@ while [ $# -gt 0 ]; do
 	esac
 done
 ENVF=$ITR_VM_DIR/$KEY/env
-[ -f "$ENVF" ] || vm_die "kernel $KEY not fetched: run scripts/vm/fetch-kernel.sh $KEY"
+[ -f "$ENVF" ] || vm_die "kernel $KEY not fetched: run scripts/vm/fetch-kernel.sh $KEY (fetch-arm64.sh for arm64)"
 # shellcheck disable=SC1090
 . "$ENVF"
 [ -f "$INITRD" ] || vm_die "no initramfs $INITRD"
 
-# The ELF vmlinux boots through PVH, skipping the slow in-guest decompression.
-KERNEL=$VMLINUX
-[ -f "$KERNEL" ] || KERNEL=$BZIMAGE
+if [ "$ITR_VM_ARCH" = amd64 ]; then
+	# The ELF vmlinux boots through PVH, skipping the slow in-guest decompression.
+	KERNEL=$VMLINUX
+	[ -f "$KERNEL" ] || KERNEL=$BZIMAGE
+fi
 
 ACCEL=$(vm_qemu_accel) || exit 1
 ICOUNT_ARGS=()
@@ -49,10 +51,22 @@ if [ -n "$ICOUNT" ]; then
 	APPEND_EXTRA="$APPEND_EXTRA ITR_ICOUNT=$ICOUNT"   # an environment variable of the guest's /init
 fi
 # shellcheck disable=SC2086
-cmd=(timeout -s KILL "$TMO" qemu-system-x86_64 $ACCEL "${ICOUNT_ARGS[@]}" -cpu max -m "$MEM"
-     -nodefaults -display none -no-reboot -serial stdio -monitor none
-     -kernel "$KERNEL" -initrd "$INITRD"
-     -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic panic_on_warn=0 $APPEND_EXTRA")
+if [ "$ITR_VM_ARCH" = arm64 ]; then
+	# Debian's arm64 Image (fetch-arm64.sh) boots as it is on the virt board;
+	# the console is its PL011. pauth-impdef: the kernel signs every return
+	# address (CONFIG_ARM64_PTR_AUTH_KERNEL), and TCG's architected QARMA
+	# algorithm makes that several times slower than the implementation-defined one.
+	[ "$MEM" = 256M ] && MEM=512M
+	cmd=(timeout -s KILL "$TMO" qemu-system-aarch64 -M virt $ACCEL "${ICOUNT_ARGS[@]}" -cpu max,pauth-impdef=on
+	     -m "$MEM" -nodefaults -display none -no-reboot -serial stdio -monitor none
+	     -kernel "$KERNEL" -initrd "$INITRD"
+	     -append "console=ttyAMA0 quiet loglevel=4 panic=-1 oops=panic panic_on_warn=0 $APPEND_EXTRA")
+else
+	cmd=(timeout -s KILL "$TMO" qemu-system-x86_64 $ACCEL "${ICOUNT_ARGS[@]}" -cpu max -m "$MEM"
+	     -nodefaults -display none -no-reboot -serial stdio -monitor none
+	     -kernel "$KERNEL" -initrd "$INITRD"
+	     -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic panic_on_warn=0 $APPEND_EXTRA")
+fi
 
 set +e
 if [ -n "$LOG" ]; then
