@@ -23,7 +23,17 @@ else
 	WANT='table calls via fentry/fexit \(ipt_do_table in ip_tables BTF, ip6t_do_table in ip6_tables BTF\)'
 	MECH=fentry
 fi
-log "expected: $WANT"
+# What the start-up ends with: --check attaches nothing, so it can only
+# predict. On arm64 before 6.4 (ftrace direct calls, which let a trampoline
+# reach a module function, came to arm64 in 6.4) the attach is refused
+# (ENOTSUPP, seen on Debian's 6.1 arm64; 6.12 attaches) and the backend
+# falls back to kprobes, saying so.
+RUN_WANT=$WANT RUN_MECH=$MECH
+if [ $MECH = fentry ] && [ "$(uname -m)" = aarch64 ] && kernel_before 6 4; then
+	RUN_WANT='table calls via kprobes: fentry refused: attaching fentry_ipt_do_table'
+	RUN_MECH=kprobes
+fi
+log "expected: $WANT; at start-up: $RUN_WANT"
 
 iptables-trace --check --backend bpf > check.out 2>&1
 cat check.out
@@ -64,9 +74,9 @@ traced() {
 }
 
 traced trace
-assert_match trace.err "bpf: $WANT" "-v names the mechanism"
+assert_match trace.err "bpf: $RUN_WANT" "-v names the mechanism"
 
-if [ $MECH = fentry ]; then
+if [ $RUN_MECH = fentry ]; then
 	export ITR_TABLE_PROBES=kprobes
 	traced trace-kp
 	unset ITR_TABLE_PROBES
@@ -93,7 +103,7 @@ perf_round() { # perf_round LABEL PORT [TRACER-ENV]
 	fi
 	echo "$_r" | awk -v l="$1" -v port="$2" '{ printf "# perf: %-20s %6.0f ns/datagram\n", l " -P " port, $4 / $2 }'
 }
-if [ $MECH = fentry ]; then
+if [ $RUN_MECH = fentry ]; then
 	for r in 1 2; do
 		perf_round none 0
 		perf_round fentry 9 ITR_TABLE_PROBES=auto
