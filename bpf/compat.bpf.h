@@ -117,9 +117,11 @@ static __always_inline int itr_log_trace_stack_args(struct pt_regs *ctx,
  * no such type; tests/unit/arm64_abi_test.cpp compiles the same offsets
  * against the aarch64 <asm/ptrace.h>.
  *
- * To be confirmed on a real arm64 kernel (scripts/vmtest.sh --arch arm64):
- * the nf_log_trace slots and the kretprobe sp below follow the ABI and the
- * kernel's trampolines as read, not yet a run.
+ * Confirmed on Debian's arm64 6.1.0-57 and 6.12.117 kernels
+ * (scripts/vmtest.sh --arch arm64): rule lines with the right table, chain,
+ * rule number and comment kind (the nf_log_trace slots, scenarios 01, 02)
+ * and table and nft chain verdicts through kretprobes (the sp matching,
+ * scenarios 07, 22).
  */
 #include "arm64_regs.h"
 _Static_assert(__builtin_offsetof(struct itr_arm64_regs, regs[6]) == 48, "x6 at 48");
