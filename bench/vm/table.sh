@@ -41,6 +41,7 @@
 # Prints "ITR-BENCH vm_tbl ..." lines; scripts/bench.sh makes the table.
 # Knobs (guest environment, defaults): ITR_BENCH_ROUNDS=2, ITR_BENCH_PKTS=3000,
 # ITR_BENCH_RULESETS="legacy nft", ITR_BENCH_BACKENDS="module bpf netlink",
+# ITR_BENCH_NOTEXT=1 (also B:all_notext, B:all with --no-rule-text),
 # ITR_BENCH_LEAK=1 (after the nft rounds: leave one `nft monitor trace` running
 # the way bench/vm/nft-perf.sh used to, measure `none` with it and after killing it).
 # Runs once per boot (with vmtest's module backend; it starts every backend itself).
@@ -168,6 +169,14 @@ one_round() {
 		send "$be:all"
 		settle 1   # let the reader drain
 		stop "$be:all"
+		if [ "${ITR_BENCH_NOTEXT:-0}" = 1 ]; then
+			# the same without rule text: what reading and checking the
+			# rulesets costs a traced packet
+			start "$be:all_notext" --backend "$be" -N "$(netns_inode b)" -P 7000 --no-rule-text
+			send "$be:all_notext"
+			settle 1
+			stop "$be:all_notext"
+		fi
 	done
 	if [ "$RS" = legacy ]; then
 		# kernel TRACE + syslog, read from /dev/kmsg

@@ -16,14 +16,17 @@ Result<ModuleSkel> load_module_programs(const Options& opts, const Layouts& l, s
     cfg->mode = nft_marked ? ITR_MODE_MODULE_NFT : ITR_MODE_MODULE;
     auto configure = [&](struct iptables_trace_bpf& skel) {
         skel.rodata->itr_cfg = *cfg;
+        // The module's programs only: the object also holds the bpf
+        // backend's (ITR_MODE_KPROBES), and a program added there later
+        // must not be loaded here by default.
+        struct bpf_program* prog = nullptr;
+        bpf_object__for_each_program(prog, skel.obj) bpf_program__set_autoload(prog, false);
+        for (auto* p : {skel.progs.kprobe_ipt_do_table, skel.progs.kretprobe_ipt_do_table,
+                        skel.progs.kprobe_ip6t_do_table, skel.progs.kretprobe_ip6t_do_table,
+                        skel.progs.kprobe_nf_log_trace})
+            bpf_program__set_autoload(p, true);
         bpf_program__set_autoload(skel.progs.kprobe_nft_do_chain, nft);
         bpf_program__set_autoload(skel.progs.kretprobe_nft_do_chain, nft);
-        // The bpf backend's table programs (ITR_MODE_KPROBES).
-        for (auto* p : {skel.progs.kprobe_ipt_do_table_all, skel.progs.kretprobe_ipt_do_table_all,
-                        skel.progs.kprobe_ip6t_do_table_all, skel.progs.kretprobe_ip6t_do_table_all,
-                        skel.progs.fentry_ipt_do_table, skel.progs.fexit_ipt_do_table,
-                        skel.progs.fentry_ip6t_do_table, skel.progs.fexit_ip6t_do_table})
-            bpf_program__set_autoload(p, false);
     };
     return load_skeleton<struct iptables_trace_bpf>(configure, diag, opts.verbose);
 }

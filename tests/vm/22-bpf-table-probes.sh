@@ -1,5 +1,6 @@
 #!/bin/sh
-# Scenario 20: how the bpf backend follows ipt_do_table / ip6t_do_table.
+# Scenario 22: how the bpf backend follows ipt_do_table / ip6t_do_table and
+# nft_do_chain.
 #  - fentry/fexit where the kernel has BTF for them (6.1, 6.12: module BTF
 #    of ip_tables, ip6_tables), kprobes where it has none (5.10: no module
 #    BTF); -v and --check say which, and why.
@@ -14,13 +15,13 @@
 [ "$ITR_BACKEND" = bpf ] || skip "the bpf backend's choice of table probes (the $ITR_BACKEND backend has its own)"
 need_tracer
 
-modprobe ip_tables 2>/dev/null; modprobe ip6_tables 2>/dev/null
+modprobe ip_tables 2>/dev/null; modprobe ip6_tables 2>/dev/null; modprobe nf_tables 2>/dev/null
 ip -6 addr show dev lo | grep -q "::1/128" || fail "no ::1 on lo: the IPv6 half cannot run"
 if kernel_before 5 11; then
 	WANT='table calls via kprobes: no BTF for ipt_do_table'
 	MECH=kprobes
 else
-	WANT='table calls via fentry/fexit \(ipt_do_table in ip_tables BTF, ip6t_do_table in ip6_tables BTF\)'
+	WANT='table calls via fentry/fexit \(ipt_do_table in ip_tables BTF, ip6t_do_table in ip6_tables BTF, nft_do_chain in nf_tables BTF\)'
 	MECH=fentry
 fi
 log "expected: $WANT"
@@ -29,13 +30,17 @@ iptables-trace --check --backend bpf > check.out 2>&1
 cat check.out
 assert_match check.out "^bpf: $WANT" "--check names the mechanism"
 if [ $MECH = fentry ]; then
-	for p in fentry_ipt_do_table fexit_ipt_do_table fentry_ip6t_do_table fexit_ip6t_do_table; do
+	for p in fentry_ipt_do_table fexit_ipt_do_table fentry_ip6t_do_table fexit_ip6t_do_table \
+		fentry_nft_do_chain fexit_nft_do_chain; do
 		assert_match check.out "^  ok +$p \(" "--check: $p verified"
 	done
 	assert_match check.out '^  skip +kprobe_ipt_do_table_all ' "--check: kprobe table programs not loaded"
+	assert_match check.out '^  skip +kprobe_nft_do_chain ' "--check: kprobe chain programs not loaded"
 else
 	assert_match check.out '^  ok +kprobe_ipt_do_table_all \(' "--check: kprobe_ipt_do_table_all verified"
+	assert_match check.out '^  ok +kprobe_nft_do_chain \(' "--check: kprobe_nft_do_chain verified"
 	assert_match check.out '^  skip +fentry_ipt_do_table ' "--check: fentry programs not loaded"
+	assert_match check.out '^  skip +fentry_nft_do_chain ' "--check: fentry chain programs not loaded"
 fi
 
 iptables-legacy -A INPUT -p udp --dport 7777 -j ACCEPT
