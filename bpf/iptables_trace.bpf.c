@@ -419,34 +419,20 @@ static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __
  * a return finds its own by stack pointer (as nft_do_chain's does); an
  * untraced frame is popped without an event.
  */
-static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
-					       __u32 table_i, __u32 valid, int version)
+/*
+ * Whether the filter takes this table call (the bpf backend's programs,
+ * kprobe or fentry); if so, the frame's snapshot, table, hook, flags and
+ * table name are filled. The snapshot is built in the frame (map memory):
+ * see itr_nft_want. The frame's skb, sp and times are the caller's.
+ */
+static __always_inline int itr_table_want(struct itr_frame *fr, const struct sk_buff *skb,
+					  const struct nf_hook_state *state, __u64 table, int version)
 {
-	const struct sk_buff *skb;
-	const struct nf_hook_state *state;
 	struct itr_parse ps = {};
-	struct itr_pkt *pkt;
-	struct itr_stack *st;
-	struct itr_frame *fr;
-	__u32 zero = 0, depth, netns = 0;
+	struct itr_pkt *pkt = &fr->pkt;
+	__u32 netns = 0;
 	int traced;
 
-	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
-	if (!valid)
-		return 0;
-	st = bpf_map_lookup_elem(&ipt_stack, &zero);
-	if (!st)
-		return 0;
-	depth = itr_free_depth(st);
-	if (depth >= ITR_STACK_DEPTH) {
-		itr_stat_inc(ITR_STAT_STACK_FULL);
-		return 0;
-	}
-	fr = &st->f[itr_slot(depth)];
-	pkt = &fr->pkt;
-
-	state = (const void *)itr_arg(ctx, state_i);
-	skb = (const void *)itr_arg(ctx, skb_i);
 	traced = skb != NULL && !itr_unmarked(skb) && itr_filter_family(version) && itr_filter_pid();
 	if (traced && itr_cfg.has_netns) {
 		netns = itr_state_netns(state);
@@ -463,25 +449,47 @@ static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i,
 		itr_parse_upto(skb, version, pkt, &ps, 2);
 		traced = itr_filter_l4(pkt, ps.flags);
 	}
+	if (!traced)
+		return 0;
+	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+	itr_parse_upto(skb, version, pkt, &ps, 2);
+	itr_parse_rest(skb, pkt, &ps);
+	if (!itr_cfg.has_netns)
+		netns = itr_state_netns(state);
+	pkt->netns = netns;
+	fr->table = table;
+	fr->hook = itr_state_hook(state);
+	/* nf_trace here is our nftables table's mark: not an admin's. */
+	fr->flags = ps.flags;
+	__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
+	itr_xt_table_name(table, fr->table_name);
+	return 1;
+}
 
-	fr->sp = itr_sp(ctx);
-	fr->traced = traced;
-	fr->skb = 0;
-	if (traced) {
-		itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
-		itr_parse_upto(skb, version, pkt, &ps, 2);
-		itr_parse_rest(skb, pkt, &ps);
-		if (!itr_cfg.has_netns)
-			netns = itr_state_netns(state);
-		pkt->netns = netns;
-		fr->skb = (__u64)skb;
-		fr->table = itr_arg(ctx, table_i);
-		fr->hook = itr_state_hook(state);
-		/* nf_trace here is our nftables table's mark: not an admin's. */
-		fr->flags = ps.flags;
-		__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
-		itr_xt_table_name(fr->table, fr->table_name);
+static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
+					       __u32 table_i, __u32 valid, int version)
+{
+	const struct sk_buff *skb;
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	__u32 zero = 0, depth;
+
+	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
+	if (!valid)
+		return 0;
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = itr_free_depth(st);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
 	}
+	fr = &st->f[itr_slot(depth)];
+	skb = (const void *)itr_arg(ctx, skb_i);
+	fr->traced = itr_table_want(fr, skb, (const void *)itr_arg(ctx, state_i), itr_arg(ctx, table_i), version);
+	fr->sp = itr_sp(ctx);
+	fr->skb = fr->traced ? (__u64)skb : 0;
 	fr->start_ns = bpf_ktime_get_ns();
 	st->depth = depth + 1;
 	return 0;
@@ -656,27 +664,17 @@ static __always_inline int itr_fentry_table(void *ctx, __u32 skb_i, __u32 state_
 					    __u32 valid, int version)
 {
 	const struct sk_buff *skb;
-	const struct nf_hook_state *state;
-	struct itr_parse ps = {};
-	struct itr_pkt *pkt;
 	struct itr_stack *st;
 	struct itr_frame *fr;
-	__u32 zero = 0, depth, netns = 0;
+	__u32 zero = 0, depth;
 
 	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
 	if (!valid)
 		return 0;
+	/* The common case, an untraced packet, ends here. */
 	skb = (const void *)itr_farg(ctx, skb_i);
 	if (!skb || itr_unmarked(skb))
 		return 0;
-	if (!itr_filter_family(version) || !itr_filter_pid())
-		return 0;
-	state = (const void *)itr_farg(ctx, state_i);
-	if (itr_cfg.has_netns) {
-		netns = itr_state_netns(state);
-		if (netns != itr_cfg.netns)
-			return 0;
-	}
 
 	st = bpf_map_lookup_elem(&ipt_stack, &zero);
 	if (!st)
@@ -693,40 +691,14 @@ static __always_inline int itr_fentry_table(void *ctx, __u32 skb_i, __u32 state_
 	fr->traced = 0;
 	fr->start_ns = 0;
 	st->depth = depth + 1;
-	pkt = &fr->pkt;
-
-	__builtin_memset(pkt, 0, sizeof(*pkt));
-	if (itr_filter_needs_l3()) {
-		itr_parse_upto(skb, version, pkt, &ps, 1);
-		if (!itr_filter_l3(pkt, ps.flags))
-			goto unreserve;
+	if (!itr_table_want(fr, skb, (const void *)itr_farg(ctx, state_i), itr_farg(ctx, table_i), version)) {
+		/* Nested programs have popped what they pushed: we are the top. */
+		st->depth = depth;
+		return 0;
 	}
-	if (itr_filter_needs_l4()) {
-		itr_parse_upto(skb, version, pkt, &ps, 2);
-		if (!itr_filter_l4(pkt, ps.flags))
-			goto unreserve;
-	}
-	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
-
-	itr_parse_upto(skb, version, pkt, &ps, 2);
-	itr_parse_rest(skb, pkt, &ps);
-	if (!itr_cfg.has_netns)
-		netns = itr_state_netns(state);
-	pkt->netns = netns;
-	fr->table = itr_farg(ctx, table_i);
-	fr->hook = itr_state_hook(state);
-	/* nf_trace here is our nftables table's mark: not an admin's. */
-	fr->flags = ps.flags;
-	__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
-	itr_xt_table_name(fr->table, fr->table_name);
 	fr->traced = 1;
 	fr->start_ns = bpf_ktime_get_ns();
-	fr->skb = (__u64)skb;
-	return 0;
-
-unreserve:
-	/* Nested programs have popped what they pushed: we are the top. */
-	st->depth = depth;
+	fr->skb = (__u64)skb; /* the key, last: a frame without it is not found */
 	return 0;
 }
 

@@ -12,10 +12,12 @@
 // traced table call. What keeps TRACE out of the kernel log is the logger
 // binding: nf_log/2 and nf_log/10 of that netns point at nfnetlink_log
 // while we run, and we hold its group 0, so the records go nowhere else.
-// nf_tables: nft_do_chain's kprobes (verdict and cost per base chain) and
+// nf_tables: nft_do_chain's entry and return, with the table calls' mechanism
+// (verdict and cost per base chain), and
 // nf_tables' own trace events (each rule), merged into one order.
 #include "iptables_trace/bpf_backend.hpp"
 
+#include <bpf/bpf.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -65,7 +67,31 @@ public:
     // them; the nf_tables listeners' own come last, in brackets.
     std::string summary() const override
     {
-        return stream_->totals() + bpf_stats_text(bpf_map__fd(skel_->maps.stats)) + netlink::listeners_summary(nl_);
+        return stream_->totals() + bpf_stats_text(bpf_map__fd(skel_->maps.stats)) + trampoline_misses() +
+               netlink::listeners_summary(nl_);
+    }
+
+    // A trampoline program the kernel skipped because it was already
+    // running on that CPU (a softirq inside it): a table or chain call not
+    // followed. Said, never silently missing.
+    std::string trampoline_misses() const
+    {
+        uint64_t n = 0;
+        bool any = false;
+        auto* p = &skel_->progs;
+        for (auto* prog : {p->fentry_ipt_do_table, p->fexit_ipt_do_table, p->fentry_ip6t_do_table,
+                           p->fexit_ip6t_do_table, p->fentry_nft_do_chain, p->fexit_nft_do_chain}) {
+            const int fd = bpf_program__fd(prog);
+            if (fd < 0)
+                continue;
+            bpf_prog_info info{};
+            uint32_t len = sizeof info;
+            if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+                n += info.recursion_misses;
+                any = true;
+            }
+        }
+        return any ? " trampoline_recursion_misses=" + std::to_string(n) : "";
     }
 
     uint64_t stat(uint32_t key) const { return percpu_sum(bpf_map__fd(skel_->maps.stats), key); }
