@@ -647,6 +647,50 @@ struct {
 	__type(value, __u32);
 } fexit_nest SEC(".maps");
 
+/* The event slot of a new fexit nesting level (the level in *level), or
+ * NULL when none is free; itr_fexit_done gives the level back. */
+static __always_inline struct itr_event *itr_fexit_begin(__u32 *level)
+{
+	__u32 zero = 0, *nest = bpf_map_lookup_elem(&fexit_nest, &zero);
+	struct itr_event *ev;
+
+	if (!nest || *nest >= ITR_FEXIT_NEST)
+		return NULL;
+	*level = *nest;
+	ev = bpf_map_lookup_elem(&fexit_scratch, level);
+	if (!ev)
+		return NULL;
+	*nest = *level + 1;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	return ev;
+}
+
+static __always_inline void itr_fexit_done(__u32 level)
+{
+	__u32 zero = 0, *nest = bpf_map_lookup_elem(&fexit_nest, &zero);
+
+	if (nest)
+		*nest = level;
+}
+
+/* Index of the topmost frame of st (depth frames) whose fields ka and kb
+ * hold a and b; -1 if none. */
+#define itr_find_frame(st, depth, ka, a, kb, b)                              \
+	({                                                                   \
+		int _found = -1;                                             \
+		for (int _k = 0; _k < ITR_STACK_DEPTH; _k++) {               \
+			int _i = (int)(depth) - 1 - _k;                      \
+			if (_i < 0)                                          \
+				break;                                       \
+			if ((st)->f[itr_slot(_i)].ka == (a) &&               \
+			    (st)->f[itr_slot(_i)].kb == (b)) {               \
+				_found = _i;                                 \
+				break;                                       \
+			}                                                    \
+		}                                                            \
+		_found;                                                      \
+	})
+
 /* Argument idx (from .rodata) of a trampoline program, as a plain number.
  * bpf_get_func_arg (5.17+, inlined by the verifier) rather than ctx[idx]:
  * the value is a scalar, not a typed kernel pointer, so the same helpers
@@ -707,9 +751,9 @@ static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i
 	struct itr_stack *st;
 	struct itr_frame *fr;
 	struct itr_event *ev;
-	__u64 skb, table, ret = 0, now;
-	__u32 zero = 0, depth, slot, level, *nest;
-	int found = -1;
+	__u64 ret = 0, now;
+	__u32 zero = 0, depth, slot, level;
+	int found;
 
 	if (!valid)
 		return 0;
@@ -721,41 +765,19 @@ static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i
 		return 0; /* the common case: an untraced call, nothing to find */
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	skb = itr_farg(ctx, skb_i);
-	table = itr_farg(ctx, table_i);
-	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
-		int i = (int)depth - 1 - k;
-
-		if (i < 0)
-			break;
-		if (st->f[itr_slot(i)].skb == skb && st->f[itr_slot(i)].table == table) {
-			found = i;
-			break;
-		}
-	}
+	found = itr_find_frame(st, depth, skb, itr_farg(ctx, skb_i), table, itr_farg(ctx, table_i));
 	if (found < 0 || found >= ITR_STACK_DEPTH)
 		return 0; /* untraced, or its entry ran elsewhere (see above) */
 	now = bpf_ktime_get_ns();
-
-	nest = bpf_map_lookup_elem(&fexit_nest, &zero);
-	if (!nest)
-		return 0;
-	level = *nest;
-	if (level >= ITR_FEXIT_NEST) {
-		st->depth = found;
-		return 0;
-	}
-	ev = bpf_map_lookup_elem(&fexit_scratch, &level);
+	ev = itr_fexit_begin(&level);
 	if (!ev) {
 		st->depth = found;
 		return 0;
 	}
-	*nest = level + 1;
 
 	/* Copy the frame out, then pop it (a nested entry may reuse it). The
 	 * frame index goes through map memory (itr_reread_slot) so the
 	 * verifier walks what follows once, not once per loop exit. */
-	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->depth = found;
 	slot = itr_reread_slot(&ev->depth);
 	fr = &st->f[slot];
@@ -771,7 +793,7 @@ static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i
 	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
 	st->depth = slot;
 	itr_event_send(ctx, ev);
-	*nest = level;
+	itr_fexit_done(level);
 	return 0;
 }
 
@@ -1109,9 +1131,9 @@ int fexit_nft_do_chain(__u64 *ctx)
 {
 	struct itr_nft_stack *st;
 	struct itr_event *ev;
-	__u64 pkt, chain, ret = 0, now;
-	__u32 zero = 0, depth, slot, level, *nest;
-	int found = -1;
+	__u64 ret = 0, now;
+	__u32 zero = 0, depth, slot, level;
+	int found, send;
 
 	if (itr_nft_mode() == ITR_NFT_NONE)
 		return 0;
@@ -1123,47 +1145,23 @@ int fexit_nft_do_chain(__u64 *ctx)
 		return 0; /* the common case: an untraced call, nothing to find */
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	pkt = itr_farg(ctx, 0);
-	chain = itr_farg(ctx, 1);
-	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
-		int i = (int)depth - 1 - k;
-
-		if (i < 0)
-			break;
-		if (st->f[itr_slot(i)].sp == pkt && st->f[itr_slot(i)].chain == chain) {
-			found = i;
-			break;
-		}
-	}
+	found = itr_find_frame(st, depth, sp, itr_farg(ctx, 0), chain, itr_farg(ctx, 1));
 	if (found < 0 || found >= ITR_STACK_DEPTH)
 		return 0;
 	now = bpf_ktime_get_ns();
-
-	nest = bpf_map_lookup_elem(&fexit_nest, &zero);
-	if (!nest)
-		return 0;
-	level = *nest;
-	if (level >= ITR_FEXIT_NEST) {
-		st->depth = found;
-		return 0;
-	}
-	ev = bpf_map_lookup_elem(&fexit_scratch, &level);
+	ev = itr_fexit_begin(&level);
 	if (!ev) {
 		st->depth = found;
 		return 0;
 	}
-	*nest = level + 1;
 	/* Copy the frame out, then pop it (a nested entry may reuse it). */
-	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->depth = found;
 	slot = itr_reread_slot(&ev->depth);
 	bpf_get_func_ret(ctx, &ret);
-	if (itr_nft_event_fill(ev, &st->f[slot], (__u32)ret, now, slot)) {
-		st->depth = slot;
+	send = itr_nft_event_fill(ev, &st->f[slot], (__u32)ret, now, slot);
+	st->depth = slot;
+	if (send)
 		itr_event_send(ctx, ev);
-	} else {
-		st->depth = slot;
-	}
-	*nest = level;
+	itr_fexit_done(level);
 	return 0;
 }
