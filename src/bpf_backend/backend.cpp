@@ -123,20 +123,25 @@ Result<Skel> load_programs(const Options& opts, const Layouts& l, std::optional<
     // it may mark socketless OUTPUT packets too (6.0+, see the netlink
     // backend): an unmarked call then costs the programs one read.
     cfg->marked_only = netlink::trace_id_safe_without_socket() ? 1 : 0;
+    // A table function no filtered packet can reach (-H of the other
+    // family) is not followed at all: its programs would return at once,
+    // and each trampoline or probe costs start-up and teardown.
+    const bool v4 = l.ipt.valid != 0 && !(cfg->has_addr && cfg->addr_version == 6);
+    const bool v6 = l.ip6t.valid != 0 && !(cfg->has_addr && cfg->addr_version == 4);
     auto configure = [&](struct iptables_trace_bpf& skel) {
         skel.rodata->itr_cfg = *cfg;
         auto* p = &skel.progs;
         for (auto* m : {p->kprobe_ipt_do_table, p->kretprobe_ipt_do_table, p->kprobe_ip6t_do_table,
                         p->kretprobe_ip6t_do_table})
             bpf_program__set_autoload(m, false);  // the module's
-        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, kp && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, kp && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, kp && l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, kp && l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->fentry_ipt_do_table, fe && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->fexit_ipt_do_table, fe && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->fentry_ip6t_do_table, fe && l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->fexit_ip6t_do_table, fe && l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, kp && v4);
+        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, kp && v4);
+        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, kp && v6);
+        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, kp && v6);
+        bpf_program__set_autoload(p->fentry_ipt_do_table, fe && v4);
+        bpf_program__set_autoload(p->fexit_ipt_do_table, fe && v4);
+        bpf_program__set_autoload(p->fentry_ip6t_do_table, fe && v6);
+        bpf_program__set_autoload(p->fexit_ip6t_do_table, fe && v6);
         bpf_program__set_autoload(p->kprobe_nf_log_trace, l.ipt.valid != 0 && f.nf_log_trace);
         bpf_program__set_autoload(p->kprobe_nft_do_chain, kp && f.nft_do_chain);
         bpf_program__set_autoload(p->kretprobe_nft_do_chain, kp && f.nft_do_chain);
@@ -274,8 +279,12 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
         clock.mark("fentry/fexit attached");
     }
     KernelBtf::release_shared();
-    if (opts.verbose)
+    if (opts.verbose) {
         diag.notice("bpf: " + describe(*choice));
+        if (opts.addr && layouts.ipt.valid && layouts.ip6t.valid)
+            diag.notice(std::string("bpf: ") + (opts.addr->version == 4 ? "ip6t_do_table" : "ipt_do_table") +
+                        " not followed: -H takes IPv" + std::to_string(opts.addr->version) + " packets only");
+    }
 
     auto* p = &be->skel_->progs;
     const std::pair<struct bpf_program*, const char*> named[] = {

@@ -83,6 +83,18 @@ if [ $MECH = fentry ]; then
 	assert_match trace-kp.err 'bpf: table calls via kprobes: ITR_TABLE_PROBES=kprobes' "-v names the forced kprobes"
 fi
 
+# -H of one family: the other family's table function is not followed at
+# all (no programs, no trampolines or probes to attach and remove).
+tracer_start v4only -v -H 127.0.0.1 --proto udp -P 7777
+itr-net udp 127.0.0.1 7777 40110 2
+wait_lines v4only "U:127\\.0\\.0\\.1:40110->127\\.0\\.0\\.1:7777 .*$(table_re PF_INET filter INPUT ACCEPT)" 2 15 ||
+	{ show_file v4only; fail "IPv4 lines with -H 127.0.0.1"; }
+tracer_stop INT
+assert_eq "$TRACER_RC" 0 "tracer exit status (-H 127.0.0.1)"
+assert_match v4only.err 'bpf: ip6t_do_table not followed: -H takes IPv4 packets only' "-v says which function is left out"
+assert_no_match v4only.err '(fentry|kprobe)_ip6t_do_table' "no ip6t program loaded"
+assert_clean "after -H 127.0.0.1"
+
 ITR_TABLE_PROBES=bogus iptables-trace -P 7777 > bad.out 2> bad.err; rc=$?
 cat bad.err
 assert_eq "$rc" 1 "exit status with ITR_TABLE_PROBES=bogus"
