@@ -27,7 +27,8 @@
 #   --binary PATH    put this binary in every guest instead of building
 #   --timeout SECS   default per-scenario timeout (a scenario may say "# itr-timeout: N")
 #   --jobs N         parallel build jobs (default: nproc)
-# Environment: ITR_VM_DIR (default build/vm), ITR_VMTEST_BTF=kernel to generate
+# Environment: ITR_VM_EXTRA (host executables to add to the guest), ITR_VM_MEM (guest
+# memory, default 256M), ITR_VM_DIR (default build/vm), ITR_VMTEST_BTF=kernel to generate
 # vmlinux.h from the guest kernel's BTF instead of the host's, ITR_VM_SMP=N for
 # N vCPUs on multi-threaded TCG (default 1, single-threaded; benchmarks only).
 set -uo pipefail
@@ -150,6 +151,9 @@ for K in "${KERNELS[@]}"; do
 	INITRD=$OUT/initramfs.cpio.gz
 	margs=("$K" -o "$INITRD" --timeout "$TIMEOUT" --backends "${BACKENDS[*]}")
 	[ -n "$BIN" ] && margs+=(--binary "$BIN")
+	# ITR_VM_EXTRA: more host executables (with their libraries) for the
+	# guest, e.g. /usr/bin/perf for bench/vm/profile.sh
+	for x in ${ITR_VM_EXTRA:-}; do margs+=(--extra "$x"); done
 	if ! "$ITR_VM_SCRIPTS/mkinitramfs.sh" "${margs[@]}" "${SCENARIOS[@]}"; then
 		fail_all "$K" "initramfs could not be packed"
 		TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|-")
@@ -159,6 +163,7 @@ for K in "${KERNELS[@]}"; do
 	LOG=$OUT/console.log
 	gargs=(--timeout "$GUEST_TMO" --log "$LOG" --append "$APPEND")
 	[ -n "$ICOUNT" ] && gargs+=(--icount "$ICOUNT")
+	[ -n "${ITR_VM_MEM:-}" ] && gargs+=(--mem "$ITR_VM_MEM")   # e.g. 1G with ITR_VM_EXTRA=/usr/bin/perf
 	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" "${gargs[@]}"
 	qrc=$?
 	t3=$(now)
