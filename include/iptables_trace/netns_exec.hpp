@@ -34,13 +34,12 @@ public:
     // The inode of the caller's own network namespace.
     uint32_t own_netns() const;
 
-    // Runs fn with the calling thread's view in netns. For a foreign netns
-    // fn runs on a helper thread that enters it for the call and goes back
-    // to our own netns after it (setns of a network namespace is per
+    // Runs fn with the calling thread's view in netns. For a foreign netns a
+    // short-lived thread enters it (setns of a network namespace is per
     // thread); sockets and /proc files opened there are bound to that netns.
-    // Nothing is kept in it afterwards, so a dead container's netns is never
+    // Nothing is kept open afterwards, so a dead container's netns is never
     // kept alive. The error is about finding or entering the netns; what fn
-    // does is fn's business. Not for concurrent use from several threads.
+    // does is fn's business.
     Status run_in(uint32_t netns, const std::function<void()>& fn);
 
     // Runs argv[0] (an absolute path) in netns with PATH and LC_ALL=C only,

@@ -44,25 +44,14 @@ int config(mnl_socket* nl, uint8_t command, bool with_params, bool copy_packets 
         mode.copy_mode = copy_packets ? NFULNL_COPY_PACKET : NFULNL_COPY_META;
         mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof mode, &mode);
         mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
-        if (copy_packets) {
-            // One record per message, sent at once: nf_tables trace events
-            // come on the same socket as they happen, and a batched record
-            // would reach the queue after the nf_tables events of later
-            // hooks of the same packet (out of order). The buffer is sized
-            // for one record (the kernel allocates NLBUFSIZ for each message).
-            mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
-            mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(1));
-            mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(1024));
-        } else {
-            // Records nobody reads: batched (up to 16 a message, or after
-            // 1 s), so they wake the reader once a batch, not once a rule.
-            // 4 KiB holds 16 metadata-only records and stays a slab
-            // allocation: a larger buffer is a fresh zeroed page run per
-            // message (seen in a guest profile with 64 KiB).
-            mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(16));
-            mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(100));
-            mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(4096));
-        }
+        // One record per message, sent at once: nf_tables trace events come
+        // on the same socket as they happen, and a batched record would
+        // reach the queue after the nf_tables events of later hooks of the
+        // same packet (out of order). The buffer is sized for one record
+        // (the kernel allocates NLBUFSIZ for each message).
+        mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
+        mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(1));
+        mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(1024));
     }
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
         return errno;

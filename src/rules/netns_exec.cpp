@@ -12,9 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <exception>
-#include <mutex>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -31,86 +29,8 @@ uint64_t monotonic_ns() {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-namespace {
-
-// One thread, kept, that enters the netns of each job and goes back to its
-// own after it: a job costs two setns() and a hand-over instead of a new
-// thread (whose creation cost more than a table check, seen in a guest
-// profile of a traced flood). Between jobs it is in our own netns, so it
-// keeps no other netns alive. If it cannot go back, it ends, and the next
-// job starts a new one: only this thread was ever in the wrong netns.
-class Runner {
-public:
-    Runner() : t_([this] { loop(); }) {}
-    ~Runner() {
-        {
-            std::lock_guard<std::mutex> g(m_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        t_.join();
-    }
-    bool broken() {
-        std::lock_guard<std::mutex> g(m_);
-        return broken_;
-    }
-    // errno of entering nsfd (0: fn ran); fn's exception in *thrown.
-    int run(int nsfd, const std::function<void()>& fn, std::exception_ptr* thrown) {
-        std::unique_lock<std::mutex> g(m_);
-        job_ = &fn;
-        nsfd_ = nsfd;
-        done_ = false;
-        cv_.notify_all();
-        cv_.wait(g, [this] { return done_; });
-        *thrown = thrown_;
-        thrown_ = nullptr;
-        return err_;
-    }
-
-private:
-    void loop() {
-        Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-        std::unique_lock<std::mutex> g(m_);
-        for (;;) {
-            cv_.wait(g, [this] { return stop_ || (job_ && !done_); });
-            if (stop_) return;
-            err_ = 0;
-            if (!home) {
-                err_ = EBADF;  // no way back: never leave
-            } else if (::setns(nsfd_, CLONE_NEWNET) != 0) {
-                err_ = errno;
-            } else {
-                // An exception escaping a thread would end the process
-                // without unwinding (module, pins, nft table left live).
-                try {
-                    (*job_)();
-                } catch (...) {
-                    thrown_ = std::current_exception();
-                }
-                if (::setns(home.get(), CLONE_NEWNET) != 0) broken_ = true;
-            }
-            job_ = nullptr;
-            done_ = true;
-            cv_.notify_all();
-            if (broken_) return;
-        }
-    }
-
-    std::mutex m_;
-    std::condition_variable cv_;
-    const std::function<void()>* job_ = nullptr;
-    int nsfd_ = -1;
-    int err_ = 0;
-    bool done_ = true, stop_ = false, broken_ = false;
-    std::exception_ptr thrown_;
-    std::thread t_;  // last: started once the rest is set
-};
-
-}  // namespace
-
 struct NetnsExec::Impl {
     NetnsFinder resolver;
-    std::unique_ptr<Runner> runner;
 };
 
 NetnsExec::NetnsExec() : impl_(std::make_unique<Impl>()) {}
@@ -125,10 +45,22 @@ Status NetnsExec::run_in(uint32_t netns, const std::function<void()>& fn) {
     }
     auto fd = impl_->resolver.open(netns);
     if (!fd) return fd.error();
-    if (!impl_->runner || impl_->runner->broken())
-        impl_->runner = std::make_unique<Runner>();
+    int err = 0;
+    // An exception escaping a thread would end the process without
+    // unwinding (module, pins, nft table left live): carried out instead.
     std::exception_ptr thrown;
-    const int err = impl_->runner->run(fd->get(), fn, &thrown);
+    std::thread t([&] {
+        if (::setns(fd->get(), CLONE_NEWNET) != 0) {
+            err = errno;
+            return;
+        }
+        try {
+            fn();
+        } catch (...) {
+            thrown = std::current_exception();
+        }
+    });
+    t.join();
     if (thrown)
         std::rethrow_exception(thrown);
     if (err) return Error{"enter network namespace " + std::to_string(netns) + ": " + errno_text(err), ""};
