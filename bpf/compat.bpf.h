@@ -14,29 +14,22 @@
 /* --------------------------------------------------------------------
  * Architecture: argument registers and the stack.
  *
- * The argument layout (struct itr_arg_layout) numbers the x86-64 argument
- * registers di si dx cx r8 r9 as 0..5; the module's return context puts the
- * return value in ax. Only x86-64 is implemented so far.
- */
-#if !defined(__TARGET_ARCH_x86)
-#error "iptables-trace BPF: only __TARGET_ARCH_x86 is implemented"
-#endif
-
-/*
- * Argument register number idx (0..5) of a kprobe context. idx comes from
- * .rodata, so the verifier knows it and prunes the other cases.
+ * The argument layout (struct itr_arg_layout) numbers the C arguments of a
+ * function 0..5, whatever registers carry them: x86-64 di si dx cx r8 r9,
+ * arm64 x0..x5. Every function we probe takes at most six register
+ * arguments but nf_log_trace (below). __TARGET_ARCH_<arch> comes from
+ * bpf/CMakeLists.txt (ITR_BPF_ARCH, from the target processor).
  *
  * The verifier only accepts context loads at "ctx + constant" ("dereference
  * of modified ctx ptr" otherwise). Left alone, clang merges the six loads of
- * a switch into one load at "ctx + phi(offsets)". So load all six (six
- * single instructions) and hide each value behind barrier_var() before
+ * a switch into one load at "ctx + phi(offsets)". So itr_arg loads all six
+ * (six single instructions) and hides each value behind barrier_var() before
  * choosing: the choice is then between registers, never between addresses.
+ * idx comes from .rodata, so the verifier knows it and prunes the other cases.
  */
-static __always_inline __u64 itr_arg(struct pt_regs *ctx, __u32 idx)
+static __always_inline __u64 itr_arg_pick(__u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4,
+					  __u64 a5, __u32 idx)
 {
-	__u64 a0 = ctx->di, a1 = ctx->si, a2 = ctx->dx;
-	__u64 a3 = ctx->cx, a4 = ctx->r8, a5 = ctx->r9;
-
 	barrier_var(a0);
 	barrier_var(a1);
 	barrier_var(a2);
@@ -61,6 +54,28 @@ static __always_inline __u64 itr_arg(struct pt_regs *ctx, __u32 idx)
 	}
 }
 
+/*
+ * nf_log_trace(net, pf, hooknum, skb, in, out, loginfo, fmt, tablename,
+ * chainname, comment, rulenum): the reader fills all six of the arguments
+ * past the sixth, wherever the architecture passes them (see each block).
+ */
+struct itr_log_stack_args {
+	__u64 loginfo;
+	__u64 fmt;
+	__u64 tablename;
+	__u64 chainname;
+	__u64 comment;
+	__u64 rulenum; /* unsigned int in the low half of the slot */
+};
+
+#if defined(__TARGET_ARCH_x86)
+
+/* vmlinux.h is x86 BTF here: its struct pt_regs is the kprobe context. */
+static __always_inline __u64 itr_arg(struct pt_regs *ctx, __u32 idx)
+{
+	return itr_arg_pick(ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9, idx);
+}
+
 /* Return value register (kretprobes, and the module's return context). */
 static __always_inline __u64 itr_retval(struct pt_regs *ctx)
 {
@@ -74,19 +89,11 @@ static __always_inline __u64 itr_sp(struct pt_regs *ctx)
 }
 
 /*
- * nf_log_trace(net, pf, hooknum, skb, in, out, loginfo, fmt, tablename,
- * chainname, comment, rulenum): on x86-64 arguments 6..11 are on the stack,
- * argument k at sp + 8 * (k - 5) at entry. Read all six slots at once.
+ * System V x86-64 psABI (3.2.3): six INTEGER-class arguments in registers,
+ * the rest on the stack, variadic or not; at entry sp holds the return
+ * address, so argument k (k >= 6) is at sp + 8 * (k - 5). Read all six
+ * slots at once.
  */
-struct itr_log_stack_args {
-	__u64 loginfo;
-	__u64 fmt;
-	__u64 tablename;
-	__u64 chainname;
-	__u64 comment;
-	__u64 rulenum; /* unsigned int in the low half of the slot */
-};
-
 static __always_inline int itr_log_trace_stack_args(struct pt_regs *ctx,
 						    struct itr_log_stack_args *a)
 {
@@ -101,6 +108,91 @@ static __always_inline int itr_log_trace_stack_args(struct pt_regs *ctx,
  * same function are always far more than this apart.
  */
 #define ITR_RET_SP_SLACK 16
+
+#elif defined(__TARGET_ARCH_arm64)
+
+/*
+ * arm64: the kprobe context is struct user_pt_regs, declared in
+ * arm64_regs.h (x0..x30 at 8 * n, sp at 248) because the x86 vmlinux.h has
+ * no such type; tests/unit/arm64_abi_test.cpp compiles the same offsets
+ * against the aarch64 <asm/ptrace.h>.
+ *
+ * To be confirmed on a real arm64 kernel (scripts/vmtest.sh --arch arm64):
+ * the nf_log_trace slots and the kretprobe sp below follow the ABI and the
+ * kernel's trampolines as read, not yet a run.
+ */
+#include "arm64_regs.h"
+_Static_assert(__builtin_offsetof(struct itr_arm64_regs, regs[6]) == 48, "x6 at 48");
+_Static_assert(__builtin_offsetof(struct itr_arm64_regs, sp) == 248, "user_pt_regs.sp at 248");
+
+static __always_inline const struct itr_arm64_regs *itr_arm64(struct pt_regs *ctx)
+{
+	return (const void *)ctx;
+}
+
+static __always_inline __u64 itr_arg(struct pt_regs *ctx, __u32 idx)
+{
+	const struct itr_arm64_regs *r = itr_arm64(ctx);
+
+	return itr_arg_pick(r->regs[0], r->regs[1], r->regs[2], r->regs[3], r->regs[4],
+			    r->regs[5], idx);
+}
+
+/* AAPCS64: a result of up to 64 bits comes back in x0. */
+static __always_inline __u64 itr_retval(struct pt_regs *ctx)
+{
+	return itr_arm64(ctx)->regs[0];
+}
+
+/*
+ * Stack pointer. A call (bl) writes the return address to x30 and leaves
+ * sp alone: at function entry (a kprobe on the first instruction, before
+ * the prologue) sp is the caller's, and it points at the first argument
+ * passed on the stack.
+ */
+static __always_inline __u64 itr_sp(struct pt_regs *ctx)
+{
+	return itr_arm64(ctx)->sp;
+}
+
+/*
+ * AAPCS64 ("Procedure Call Standard for the Arm 64-bit Architecture",
+ * parameter passing, stages B-C): integer and pointer arguments take x0..x7
+ * in order (NGRN < 8), the rest go to the stack from sp at the call upwards,
+ * each in a slot of at least 8 bytes (C.16); a value smaller than 8 bytes
+ * sits at the slot's lowest address (little-endian). Linux follows AAPCS64
+ * for variadic functions too: their anonymous arguments are passed exactly
+ * like named ones (Apple's arm64 ABI is the one that puts them all on the
+ * stack). So the eight named arguments of nf_log_trace fill x0..x7 (loginfo
+ * in x6, fmt in x7) and the four variadic ones are at entry sp + 0
+ * (tablename), + 8 (chainname), + 16 (comment), + 24 (rulenum, an unsigned
+ * int: the low half of its slot; the upper half is undefined, and the
+ * reader keeps only 32 bits).
+ */
+static __always_inline int itr_log_trace_stack_args(struct pt_regs *ctx,
+						    struct itr_log_stack_args *a)
+{
+	const struct itr_arm64_regs *r = itr_arm64(ctx);
+
+	a->loginfo = r->regs[ITR_ARM64_LOG_LOGINFO_REG];
+	a->fmt = r->regs[ITR_ARM64_LOG_FMT_REG];
+	return bpf_probe_read_kernel(&a->tablename, 4 * sizeof(__u64),
+				     (const void *)(r->sp + ITR_ARM64_LOG_VARARGS_SP_OFF));
+}
+
+/*
+ * What sp a kretprobe handler sees: the arm64 return trampolines
+ * (kretprobe_trampoline up to 5.19, arch_rethook_trampoline since) are
+ * entered by the probed function's "ret", reserve a struct pt_regs below
+ * the sp they find and record that entry sp ("add x0, sp, #PT_REGS_SIZE;
+ * stp lr, x0, [sp, #S_LR]"). The probed function has restored its caller's
+ * sp by then, so the return sees exactly the sp its entry saw: no slack.
+ */
+#define ITR_RET_SP_SLACK 0
+
+#else
+#error "iptables-trace BPF: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (ITR_BPF_ARCH in bpf/CMakeLists.txt)"
+#endif
 
 /* --------------------------------------------------------------------
  * struct nf_hook_state.hook: "unsigned int" up to 5.1x, "u8" in 6.x (which

@@ -2,6 +2,10 @@
 # Installs what building and testing need on Debian 12 (root). Idempotent.
 #   scripts/deps.sh        build + unit/host tests
 #   scripts/deps.sh --vm   also the VM test bed (QEMU, busybox, kernel build tools)
+#   scripts/deps.sh --arm64  also the arm64 cross build (scripts/cross-arm64.sh):
+#                            Debian's aarch64 cross compiler, the :arm64 -dev
+#                            packages the build links, qemu-user to run the result
+# Options combine (scripts/deps.sh --vm --arm64).
 #
 # Every command a test runs is in one of these lists: on CI (CI=true) a host
 # test that finds one missing fails instead of skipping (tests/host/lib.sh).
@@ -25,8 +29,26 @@ vm_pkgs=(
   debian-archive-keyring
 )
 
+# The arm64 cross build: clang and bpftool stay the host's (they run at build
+# time); what the aarch64 binary and its unit tests link comes as :arm64
+# multiarch packages. libcli11-dev and googletest are headers or sources only
+# (Architecture: all), so the host's serve both builds. qemu-user-static
+# runs the aarch64 results on this machine (scripts/cross-arm64.sh).
+arm64_pkgs=(
+  g++-aarch64-linux-gnu file qemu-user-static
+  libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
+  libmnl-dev:arm64 libnftnl-dev:arm64 libfmt-dev:arm64 libgtest-dev:arm64
+)
+
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
-[ "${1:-}" = "--vm" ] && want+=("${vm_pkgs[@]}")
+arm64=0
+for arg in "$@"; do
+  case $arg in
+    --vm) want+=("${vm_pkgs[@]}") ;;
+    --arm64) want+=("${arm64_pkgs[@]}"); arm64=1 ;;
+    *) echo "deps: unknown option $arg (known: --vm, --arm64)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
@@ -34,6 +56,12 @@ for p in "${want[@]}"; do
 done
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
+# :arm64 packages exist for apt only once dpkg knows the architecture; the
+# package lists must then be read again (below) to carry its indexes.
+if [ $arm64 -eq 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "deps: dpkg --add-architecture arm64 (for the :arm64 -dev packages of the cross build)"
+  $SUDO dpkg --add-architecture arm64
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   $SUDO apt-get update -qq

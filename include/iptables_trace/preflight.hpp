@@ -39,10 +39,15 @@ struct KernelFacts {
 
 // Pure: verdicts for the module backend from the facts.
 std::vector<Check> evaluate_module_preflight(const KernelFacts& facts);
+// Pure: the module backend's "arch" check (uname -m): x86_64 only.
+Check module_arch_check(const std::string& machine);
 // Pure: the kprobes check both kprobe-based backends make.
 Check kprobes_check(Tri kprobes);
 // Pure: verdicts for the bpf backend (kprobes, no module) from the facts.
 std::vector<Check> evaluate_bpf_preflight(const KernelFacts& facts);
+// uname -m of the machines whose register conventions the embedded BPF
+// object was built for: "x86_64" or "aarch64" (bpf/CMakeLists.txt).
+const char* bpf_object_machine();
 
 // Whether a kernel function we probe exists. Start-up asks the cheapest
 // source that can settle it: a /sys or /proc entry that exists only with

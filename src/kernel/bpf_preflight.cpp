@@ -2,6 +2,10 @@
 // message is unit-tested; the facts are the module backend's.
 #include "iptables_trace/preflight.hpp"
 
+#ifndef ITR_BPF_MACHINE
+#error "ITR_BPF_MACHINE: set by src/kernel/CMakeLists.txt from bpf/CMakeLists.txt"
+#endif
+
 namespace itr {
 namespace {
 
@@ -12,16 +16,28 @@ Check make(std::string name, bool ok, bool fatal, std::string detail, std::strin
 
 }  // namespace
 
+const char* bpf_object_machine()
+{
+    return ITR_BPF_MACHINE;
+}
+
 std::vector<Check> evaluate_bpf_preflight(const KernelFacts& f)
 {
     std::vector<Check> c;
     c.push_back(f.is_root ? make("root", true, true, "running as root")
                           : make("root", false, true, "not running as root",
                                  "run it with sudo: loading and attaching BPF programs needs root"));
-    c.push_back(f.machine == "x86_64"
-                    ? make("arch", true, true, "x86_64")
-                    : make("arch", false, true, "the bpf backend supports x86_64 only so far, this is " + f.machine,
-                           "use --backend netlink"));
+    // The BPF object reads probe arguments by one architecture's register
+    // conventions: it runs where the binary was built for, nowhere else.
+    const std::string built_for = bpf_object_machine();
+    c.push_back(f.machine == built_for
+                    ? make("arch", true, true, built_for)
+                    : make("arch", false, true,
+                           "this binary's BPF object is built for " + built_for + " (register conventions), this is " +
+                               f.machine,
+                           f.machine == "x86_64" || f.machine == "aarch64"
+                               ? "use an iptables-trace built for " + f.machine + ", or --backend netlink"
+                               : "use --backend netlink (the bpf backend knows x86_64 and aarch64)"));
     c.push_back(f.vmlinux_btf ? make("btf", true, true, "/sys/kernel/btf/vmlinux present (CO-RE)")
                               : make("btf", false, true, "no kernel BTF (/sys/kernel/btf/vmlinux missing)",
                                      "a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed, or use --backend netlink"));

@@ -10,6 +10,7 @@
 #include "iptables_trace/module_backend.hpp"
 
 #include <fcntl.h>
+#include <sys/utsname.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -101,6 +102,11 @@ public:
 Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, Diagnostics& diag)
 {
     StepClock clock(diag, opts.verbose, "  ");
+    // Before anything is modprobed: on another architecture there is no
+    // module to insert, whatever --kmod says.
+    if (struct utsname u{}; uname(&u) == 0)
+        if (auto arch = module_arch_check(u.machine); !arch.ok)
+            return Error{arch.name + ": " + arch.detail, arch.hint};
     auto be = std::make_unique<ModuleBackend>(diag);
     auto img = module_image(opts);
     if (!img)

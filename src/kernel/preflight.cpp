@@ -261,16 +261,28 @@ Check kprobes_check(Tri kprobes)
     return make("kprobes", true, false, "could not tell whether kprobes exist");
 }
 
+Check module_arch_check(const std::string& machine)
+{
+    // The module is x86-64 only: its probes read the table functions'
+    // arguments from x86-64 registers and silence nf_log_trace by
+    // rewriting one (regs->si). On arm64 the bpf backend does the job
+    // without a module (README: "arm64").
+    return machine == "x86_64"
+               ? make("arch", true, true, "x86_64")
+               : make("arch", false, true,
+                      "the kernel module is x86-64 only (its probes read and rewrite x86-64 argument "
+                      "registers), this is " + machine,
+                      machine == "aarch64" ? "use --backend bpf (no module needed), or --backend netlink"
+                                           : "use --backend netlink");
+}
+
 std::vector<Check> evaluate_module_preflight(const KernelFacts& f)
 {
     std::vector<Check> c;
     c.push_back(f.is_root ? make("root", true, true, "running as root")
                           : make("root", false, true, "not running as root",
                                  "run it with sudo: loading BPF programs and a module needs root"));
-    c.push_back(f.machine == "x86_64"
-                    ? make("arch", true, true, "x86_64")
-                    : make("arch", false, true, "the module backend supports x86_64 only, this is " + f.machine,
-                           "use --backend netlink"));
+    c.push_back(module_arch_check(f.machine));
     c.push_back(f.vmlinux_btf ? make("btf", true, true, "/sys/kernel/btf/vmlinux present")
                               : make("btf", false, true, "no kernel BTF (/sys/kernel/btf/vmlinux missing)",
                                      "a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed"));
@@ -316,7 +328,11 @@ std::vector<Check> evaluate_module_preflight(const KernelFacts& f)
                                                 : "kernel config not exposed; assuming TRACE support"));
     c.push_back(f.nft_do_chain ? make("nft_do_chain", true, false, "nftables present: nft lines enabled")
                                : make("nft_do_chain", false, false, "nftables not loaded: no nft lines"));
-    if (!f.have_module_image)
+    if (!f.have_module_image && f.machine != "x86_64")
+        c.push_back(make("module", false, true, "this binary carries no kernel module (there is none for " +
+                                                    f.machine + ")",
+                         "use --backend bpf or --backend netlink"));
+    else if (!f.have_module_image)
         c.push_back(make("module", false, true, "this binary carries no kernel module",
                          "rebuild with the kernel headers installed (linux-headers-" + f.release +
                              "), or pass --kmod PATH"));

@@ -17,7 +17,7 @@ KernelFacts bpf_facts()
 {
     KernelFacts f;
     f.release = "6.12.57+deb13-amd64";
-    f.machine = "x86_64";
+    f.machine = bpf_object_machine();
     f.is_root = true;
     f.vmlinux_btf = true;
     f.kprobes = Tri::Yes;
@@ -37,10 +37,11 @@ std::string fatal(const KernelFacts& f)
 TEST(BpfPreflight, SecureBootMachineWithoutModuleImageCanRun)
 {
     EXPECT_EQ(fatal(bpf_facts()), "");
-    // The module backend refuses the same machine.
+    // The module backend refuses the same machine: for its signed-modules
+    // policy on x86-64, and before that for the architecture elsewhere.
     auto m = first_fatal(evaluate_module_preflight(bpf_facts()));
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->name, "modules");
+    EXPECT_EQ(m->name, std::string(bpf_object_machine()) == "x86_64" ? "modules" : "arch");
 }
 
 TEST(BpfPreflight, EachMissingPieceIsNamed)
@@ -55,11 +56,41 @@ TEST(BpfPreflight, EachMissingPieceIsNamed)
     f.kprobes = Tri::No;
     EXPECT_EQ(fatal(f).rfind("kprobes:", 0), 0u);
     f = bpf_facts();
-    f.machine = "aarch64";
+    f.machine = std::string(bpf_object_machine()) == "x86_64" ? "aarch64" : "x86_64";
+    EXPECT_EQ(fatal(f).rfind("arch:", 0), 0u);
+    EXPECT_NE(fatal(f).find(std::string("built for ") + bpf_object_machine()), std::string::npos) << fatal(f);
+    f.machine = "riscv64";
     EXPECT_EQ(fatal(f).rfind("arch:", 0), 0u);
     f = bpf_facts();
     f.lockdown = "confidentiality";
     EXPECT_NE(fatal(f).find("refuses BPF reads of kernel memory"), std::string::npos) << fatal(f);
+}
+
+// The BPF object is compiled for the target's register conventions
+// (bpf/CMakeLists.txt ITR_BPF_ARCH from CMAKE_SYSTEM_PROCESSOR): the machine
+// the preflight accepts is the one this test binary was compiled for.
+TEST(BpfPreflight, ObjectIsBuiltForTheTargetMachine)
+{
+#if defined(__x86_64__)
+    EXPECT_STREQ(bpf_object_machine(), "x86_64");
+#elif defined(__aarch64__)
+    EXPECT_STREQ(bpf_object_machine(), "aarch64");
+#else
+    GTEST_SKIP() << "no BPF register conventions for this test binary's architecture";
+#endif
+}
+
+TEST(BpfPreflight, HintNamesTheWayOut)
+{
+    auto f = bpf_facts();
+    f.machine = std::string(bpf_object_machine()) == "x86_64" ? "aarch64" : "x86_64";
+    auto c = first_fatal(evaluate_bpf_preflight(f));
+    ASSERT_TRUE(c);
+    EXPECT_NE(c->hint.find("built for " + f.machine), std::string::npos) << c->hint;
+    f.machine = "riscv64";
+    c = first_fatal(evaluate_bpf_preflight(f));
+    ASSERT_TRUE(c);
+    EXPECT_NE(c->hint.find("--backend netlink"), std::string::npos) << c->hint;
 }
 
 TEST(BpfPreflight, NoLegacyTablesIsNotFatal)

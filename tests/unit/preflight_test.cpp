@@ -43,10 +43,16 @@ TEST(Preflight, EachMissingPieceIsNamed)
     f.is_root = false;
     EXPECT_EQ(fatal_name(f), "root");
 
+    // The module is x86-64 only; on arm64 the bpf backend is the way out.
     f = good_facts();
     f.machine = "aarch64";
     EXPECT_EQ(fatal_name(f), "arch");
+    EXPECT_NE(fatal_detail(f).find("x86-64 only"), std::string::npos) << fatal_detail(f);
+    EXPECT_NE(fatal_detail(f).find("--backend bpf"), std::string::npos) << fatal_detail(f);
+    f.machine = "riscv64";
+    EXPECT_EQ(fatal_name(f), "arch");
     EXPECT_NE(fatal_detail(f).find("--backend netlink"), std::string::npos);
+    EXPECT_EQ(fatal_detail(f).find("--backend bpf"), std::string::npos) << fatal_detail(f);
 
     f = good_facts();
     f.vmlinux_btf = false;
@@ -100,6 +106,26 @@ TEST(Preflight, ModuleForAnotherKernelIsRefused)
     f = good_facts();
     f.have_module_image = false;
     EXPECT_NE(fatal_detail(f).find("carries no kernel module"), std::string::npos);
+    EXPECT_NE(fatal_detail(f).find("--kmod"), std::string::npos);
+}
+
+TEST(Preflight, ArmMachineGetsNoRebuildAdvice)
+{
+    // An aarch64 build embeds no module (kmod/CMakeLists.txt): --check's
+    // module line must not send anyone to rebuild with kernel headers.
+    auto f = good_facts();
+    f.machine = "aarch64";
+    f.have_module_image = false;
+    bool seen = false;
+    for (const auto& c : evaluate_module_preflight(f))
+        if (c.name == "module") {
+            seen = true;
+            EXPECT_FALSE(c.ok);
+            EXPECT_NE(c.detail.find("none for aarch64"), std::string::npos) << c.detail;
+            EXPECT_NE(c.hint.find("--backend bpf"), std::string::npos) << c.hint;
+            EXPECT_EQ(c.hint.find("linux-headers"), std::string::npos) << c.hint;
+        }
+    EXPECT_TRUE(seen);
 }
 
 TEST(Preflight, MissingIpv6AndNftAreNotFatal)
