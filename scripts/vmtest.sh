@@ -133,8 +133,11 @@ for K in "${KERNELS[@]}"; do
 		cargs=(-S "$ITR_REPO" -B "$OUT/build" -DITR_KERNEL_BUILD="$KDIR"
 		       -DITR_KMOD_MAKE_ARGS="$KMAKE_ARGS" -DITR_BUILD_TESTS=OFF -DITR_VMLINUX_BTF="$BTF")
 		# Paths relative to the repository: the builds for each kernel (same
-		# depth) share their cached objects.
-		command -v ccache >/dev/null && { export CCACHE_BASEDIR=$ITR_REPO; cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); }
+		# depth) share their cached objects. NOHASHDIR: with -g ccache also
+		# hashes the build directory (it lands in the debug info), which
+		# differs per kernel: every object missed and each kernel's build
+		# took 5-6 minutes of CI; the debug info then names the first one.
+		command -v ccache >/dev/null && { export CCACHE_BASEDIR=$ITR_REPO CCACHE_NOHASHDIR=1; cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); }
 		echo "vmtest: building for $K ($KREL) in $OUT/build"
 		if ! { cmake "${cargs[@]}" > "$OUT/build.log" 2>&1 &&
 		       cmake --build "$OUT/build" -j "$JOBS" >> "$OUT/build.log" 2>&1; }; then
