@@ -31,6 +31,20 @@ report() { # report LABEL FILE
 		grep -v '^#' | grep -v '^$' | grep '%' | head -n 45 | sed "s|^|# prof: $1 |"
 }
 
+# profile BACKEND TAG WHAT PERF-TARGET...: perf record over one batch, then its report
+profile() {
+	_be=$1 _tag=$2 _what=$3
+	shift 3
+	perf record -F 499 -g "$@" -o "$_be-$_tag.data" > /dev/null 2>&1 &
+	_pp=$!
+	sleep 1
+	_r=$(in_ns a itr-net udp-timed "$NS2_V4" 7000 40000 "$PKTS")
+	sleep 1
+	kill -INT $_pp; wait $_pp
+	echo "# prof: $_be $_what batch: $_r"
+	report "$_be/$_tag" "$_be-$_tag.data"
+}
+
 for be in ${ITR_PROF_BACKENDS:-bpf}; do
 	rm -f "$ITR_WORK/ready"
 	iptables-trace --backend "$be" --ready-file "$ITR_WORK/ready" -N "$(netns_inode b)" -P 7000 \
@@ -38,22 +52,8 @@ for be in ${ITR_PROF_BACKENDS:-bpf}; do
 	tp=$!
 	itr-net wait-file "$ITR_WORK/ready" 120 > /dev/null || { show_file "$be.err"; fail "$be: not ready"; }
 	in_ns a itr-net udp-timed "$NS2_V4" 7000 40000 200 > /dev/null   # warm-up
-	perf record -F 499 -g -p "$tp" -o "$be-proc.data" > /dev/null 2>&1 &
-	pp=$!
-	sleep 1
-	r=$(in_ns a itr-net udp-timed "$NS2_V4" 7000 40000 "$PKTS")
-	sleep 1
-	kill -INT $pp; wait $pp
-	echo "# prof: $be tracer-process batch: $r"
-	report "$be/proc" "$be-proc.data"
-	perf record -F 499 -g -a -o "$be-all.data" > /dev/null 2>&1 &
-	pp=$!
-	sleep 1
-	r=$(in_ns a itr-net udp-timed "$NS2_V4" 7000 40000 "$PKTS")
-	sleep 1
-	kill -INT $pp; wait $pp
-	echo "# prof: $be whole-guest batch: $r"
-	report "$be/all" "$be-all.data"
+	profile "$be" proc "tracer-process" -p "$tp"
+	profile "$be" all "whole-guest" -a
 	kill -INT $tp; wait $tp
 	tail -n 3 "$be.err" | sed "s/^/# prof: $be summary /"
 done
