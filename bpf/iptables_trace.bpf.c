@@ -226,6 +226,27 @@ static __always_inline __u32 itr_push_depth(__u32 depth, __u64 top_start)
 		itr_push_depth(_d, _d > 0 ? (st)->f[itr_slot(_d - 1)].start_ns : 0); \
 	})
 
+/* Depth to reserve at on a trampoline program's stack: as itr_free_depth,
+ * but a reserved frame not yet filled (start_ns 0) is never stale. */
+#define itr_reserve_depth(st)                                                \
+	({                                                                   \
+		__u32 _d = (st)->depth;                                      \
+		__u64 _top;                                                  \
+		if (_d > ITR_STACK_DEPTH)                                    \
+			_d = ITR_STACK_DEPTH;                                \
+		_top = _d > 0 ? (st)->f[itr_slot(_d - 1)].start_ns : 0;      \
+		if (_top && bpf_ktime_get_ns() - _top > ITR_STALE_NS)        \
+			_d = 0;                                              \
+		_d;                                                          \
+	})
+
+/* itr_config.marked_only: an unmarked skb is none of ours. One read, and
+ * the untraced packet's call is done. */
+static __always_inline int itr_unmarked(const struct sk_buff *skb)
+{
+	return itr_cfg.marked_only && !itr_skb_nf_trace(skb);
+}
+
 /*
  * nf_trace was set when the call began. If an outer call of ours on this
  * CPU holds the same skb, the module set that bit for the outer call: the
@@ -398,35 +419,21 @@ static __always_inline int itr_table_return(struct pt_regs *ctx, __u32 skb_i, __
  * a return finds its own by stack pointer (as nft_do_chain's does); an
  * untraced frame is popped without an event.
  */
-static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
-					       __u32 table_i, __u32 valid, int version)
+/*
+ * Whether the filter takes this table call (the bpf backend's programs,
+ * kprobe or fentry); if so, the frame's snapshot, table, hook, flags and
+ * table name are filled. The snapshot is built in the frame (map memory):
+ * see itr_nft_want. The frame's skb, sp and times are the caller's.
+ */
+static __always_inline int itr_table_want(struct itr_frame *fr, const struct sk_buff *skb,
+					  const struct nf_hook_state *state, __u64 table, int version)
 {
-	const struct sk_buff *skb;
-	const struct nf_hook_state *state;
 	struct itr_parse ps = {};
-	struct itr_pkt *pkt;
-	struct itr_stack *st;
-	struct itr_frame *fr;
-	__u32 zero = 0, depth, netns = 0;
+	struct itr_pkt *pkt = &fr->pkt;
+	__u32 netns = 0;
 	int traced;
 
-	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
-	if (!valid)
-		return 0;
-	st = bpf_map_lookup_elem(&ipt_stack, &zero);
-	if (!st)
-		return 0;
-	depth = itr_free_depth(st);
-	if (depth >= ITR_STACK_DEPTH) {
-		itr_stat_inc(ITR_STAT_STACK_FULL);
-		return 0;
-	}
-	fr = &st->f[itr_slot(depth)];
-	pkt = &fr->pkt;
-
-	state = (const void *)itr_arg(ctx, state_i);
-	skb = (const void *)itr_arg(ctx, skb_i);
-	traced = skb != NULL && itr_filter_family(version) && itr_filter_pid();
+	traced = skb != NULL && !itr_unmarked(skb) && itr_filter_family(version) && itr_filter_pid();
 	if (traced && itr_cfg.has_netns) {
 		netns = itr_state_netns(state);
 		traced = netns == itr_cfg.netns;
@@ -442,25 +449,47 @@ static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i,
 		itr_parse_upto(skb, version, pkt, &ps, 2);
 		traced = itr_filter_l4(pkt, ps.flags);
 	}
+	if (!traced)
+		return 0;
+	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
+	itr_parse_upto(skb, version, pkt, &ps, 2);
+	itr_parse_rest(skb, pkt, &ps);
+	if (!itr_cfg.has_netns)
+		netns = itr_state_netns(state);
+	pkt->netns = netns;
+	fr->table = table;
+	fr->hook = itr_state_hook(state);
+	/* nf_trace here is our nftables table's mark: not an admin's. */
+	fr->flags = ps.flags;
+	__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
+	itr_xt_table_name(table, fr->table_name);
+	return 1;
+}
 
-	fr->sp = itr_sp(ctx);
-	fr->traced = traced;
-	fr->skb = 0;
-	if (traced) {
-		itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
-		itr_parse_upto(skb, version, pkt, &ps, 2);
-		itr_parse_rest(skb, pkt, &ps);
-		if (!itr_cfg.has_netns)
-			netns = itr_state_netns(state);
-		pkt->netns = netns;
-		fr->skb = (__u64)skb;
-		fr->table = itr_arg(ctx, table_i);
-		fr->hook = itr_state_hook(state);
-		/* nf_trace here is our nftables table's mark: not an admin's. */
-		fr->flags = ps.flags;
-		__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
-		itr_xt_table_name(fr->table, fr->table_name);
+static __always_inline int itr_table_entry_all(struct pt_regs *ctx, __u32 skb_i, __u32 state_i,
+					       __u32 table_i, __u32 valid, int version)
+{
+	const struct sk_buff *skb;
+	struct itr_stack *st;
+	struct itr_frame *fr;
+	__u32 zero = 0, depth;
+
+	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
+	if (!valid)
+		return 0;
+	st = bpf_map_lookup_elem(&ipt_stack, &zero);
+	if (!st)
+		return 0;
+	depth = itr_free_depth(st);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
 	}
+	fr = &st->f[itr_slot(depth)];
+	skb = (const void *)itr_arg(ctx, skb_i);
+	fr->traced = itr_table_want(fr, skb, (const void *)itr_arg(ctx, state_i), itr_arg(ctx, table_i), version);
+	fr->sp = itr_sp(ctx);
+	fr->skb = fr->traced ? (__u64)skb : 0;
 	fr->start_ns = bpf_ktime_get_ns();
 	st->depth = depth + 1;
 	return 0;
@@ -618,6 +647,50 @@ struct {
 	__type(value, __u32);
 } fexit_nest SEC(".maps");
 
+/* The event slot of a new fexit nesting level (the level in *level), or
+ * NULL when none is free; itr_fexit_done gives the level back. */
+static __always_inline struct itr_event *itr_fexit_begin(__u32 *level)
+{
+	__u32 zero = 0, *nest = bpf_map_lookup_elem(&fexit_nest, &zero);
+	struct itr_event *ev;
+
+	if (!nest || *nest >= ITR_FEXIT_NEST)
+		return NULL;
+	*level = *nest;
+	ev = bpf_map_lookup_elem(&fexit_scratch, level);
+	if (!ev)
+		return NULL;
+	*nest = *level + 1;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	return ev;
+}
+
+static __always_inline void itr_fexit_done(__u32 level)
+{
+	__u32 zero = 0, *nest = bpf_map_lookup_elem(&fexit_nest, &zero);
+
+	if (nest)
+		*nest = level;
+}
+
+/* Index of the topmost frame of st (depth frames) whose fields ka and kb
+ * hold a and b; -1 if none. */
+#define itr_find_frame(st, depth, ka, a, kb, b)                              \
+	({                                                                   \
+		int _found = -1;                                             \
+		for (int _k = 0; _k < ITR_STACK_DEPTH; _k++) {               \
+			int _i = (int)(depth) - 1 - _k;                      \
+			if (_i < 0)                                          \
+				break;                                       \
+			if ((st)->f[itr_slot(_i)].ka == (a) &&               \
+			    (st)->f[itr_slot(_i)].kb == (b)) {               \
+				_found = _i;                                 \
+				break;                                       \
+			}                                                    \
+		}                                                            \
+		_found;                                                      \
+	})
+
 /* Argument idx (from .rodata) of a trampoline program, as a plain number.
  * bpf_get_func_arg (5.17+, inlined by the verifier) rather than ctx[idx]:
  * the value is a scalar, not a typed kernel pointer, so the same helpers
@@ -635,41 +708,22 @@ static __always_inline int itr_fentry_table(void *ctx, __u32 skb_i, __u32 state_
 					    __u32 valid, int version)
 {
 	const struct sk_buff *skb;
-	const struct nf_hook_state *state;
-	struct itr_parse ps = {};
-	struct itr_pkt *pkt;
 	struct itr_stack *st;
 	struct itr_frame *fr;
-	__u32 zero = 0, depth, netns = 0;
-	__u64 top;
+	__u32 zero = 0, depth;
 
 	itr_stat_inc(ITR_STAT_ENTRY_SEEN);
 	if (!valid)
 		return 0;
-	if (!itr_filter_family(version) || !itr_filter_pid())
-		return 0;
-	state = (const void *)itr_farg(ctx, state_i);
-	if (itr_cfg.has_netns) {
-		netns = itr_state_netns(state);
-		if (netns != itr_cfg.netns)
-			return 0;
-	}
+	/* The common case, an untraced packet, ends here. */
 	skb = (const void *)itr_farg(ctx, skb_i);
-	if (!skb)
+	if (!skb || itr_unmarked(skb))
 		return 0;
 
 	st = bpf_map_lookup_elem(&ipt_stack, &zero);
 	if (!st)
 		return 0;
-	depth = st->depth;
-	if (depth > ITR_STACK_DEPTH)
-		depth = ITR_STACK_DEPTH;
-	/* A reserved frame not yet filled has start_ns 0: never stale. */
-	if (depth > 0) {
-		top = st->f[itr_slot(depth - 1)].start_ns;
-		if (top && bpf_ktime_get_ns() - top > ITR_STALE_NS)
-			depth = 0;
-	}
+	depth = itr_reserve_depth(st);
 	if (depth >= ITR_STACK_DEPTH) {
 		itr_stat_inc(ITR_STAT_STACK_FULL);
 		return 0;
@@ -681,40 +735,14 @@ static __always_inline int itr_fentry_table(void *ctx, __u32 skb_i, __u32 state_
 	fr->traced = 0;
 	fr->start_ns = 0;
 	st->depth = depth + 1;
-	pkt = &fr->pkt;
-
-	__builtin_memset(pkt, 0, sizeof(*pkt));
-	if (itr_filter_needs_l3()) {
-		itr_parse_upto(skb, version, pkt, &ps, 1);
-		if (!itr_filter_l3(pkt, ps.flags))
-			goto unreserve;
+	if (!itr_table_want(fr, skb, (const void *)itr_farg(ctx, state_i), itr_farg(ctx, table_i), version)) {
+		/* Nested programs have popped what they pushed: we are the top. */
+		st->depth = depth;
+		return 0;
 	}
-	if (itr_filter_needs_l4()) {
-		itr_parse_upto(skb, version, pkt, &ps, 2);
-		if (!itr_filter_l4(pkt, ps.flags))
-			goto unreserve;
-	}
-	itr_stat_inc(ITR_STAT_ENTRY_MATCHED);
-
-	itr_parse_upto(skb, version, pkt, &ps, 2);
-	itr_parse_rest(skb, pkt, &ps);
-	if (!itr_cfg.has_netns)
-		netns = itr_state_netns(state);
-	pkt->netns = netns;
-	fr->table = itr_farg(ctx, table_i);
-	fr->hook = itr_state_hook(state);
-	/* nf_trace here is our nftables table's mark: not an admin's. */
-	fr->flags = ps.flags;
-	__builtin_memset(fr->table_name, 0, sizeof(fr->table_name));
-	itr_xt_table_name(fr->table, fr->table_name);
 	fr->traced = 1;
 	fr->start_ns = bpf_ktime_get_ns();
-	fr->skb = (__u64)skb;
-	return 0;
-
-unreserve:
-	/* Nested programs have popped what they pushed: we are the top. */
-	st->depth = depth;
+	fr->skb = (__u64)skb; /* the key, last: a frame without it is not found */
 	return 0;
 }
 
@@ -723,9 +751,9 @@ static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i
 	struct itr_stack *st;
 	struct itr_frame *fr;
 	struct itr_event *ev;
-	__u64 skb, table, ret = 0, now;
-	__u32 zero = 0, depth, slot, level, *nest;
-	int found = -1;
+	__u64 ret = 0, now;
+	__u32 zero = 0, depth, slot, level;
+	int found;
 
 	if (!valid)
 		return 0;
@@ -737,41 +765,19 @@ static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i
 		return 0; /* the common case: an untraced call, nothing to find */
 	if (depth > ITR_STACK_DEPTH)
 		depth = ITR_STACK_DEPTH;
-	skb = itr_farg(ctx, skb_i);
-	table = itr_farg(ctx, table_i);
-	for (int k = 0; k < ITR_STACK_DEPTH; k++) {
-		int i = (int)depth - 1 - k;
-
-		if (i < 0)
-			break;
-		if (st->f[itr_slot(i)].skb == skb && st->f[itr_slot(i)].table == table) {
-			found = i;
-			break;
-		}
-	}
+	found = itr_find_frame(st, depth, skb, itr_farg(ctx, skb_i), table, itr_farg(ctx, table_i));
 	if (found < 0 || found >= ITR_STACK_DEPTH)
 		return 0; /* untraced, or its entry ran elsewhere (see above) */
 	now = bpf_ktime_get_ns();
-
-	nest = bpf_map_lookup_elem(&fexit_nest, &zero);
-	if (!nest)
-		return 0;
-	level = *nest;
-	if (level >= ITR_FEXIT_NEST) {
-		st->depth = found;
-		return 0;
-	}
-	ev = bpf_map_lookup_elem(&fexit_scratch, &level);
+	ev = itr_fexit_begin(&level);
 	if (!ev) {
 		st->depth = found;
 		return 0;
 	}
-	*nest = level + 1;
 
 	/* Copy the frame out, then pop it (a nested entry may reuse it). The
 	 * frame index goes through map memory (itr_reread_slot) so the
 	 * verifier walks what follows once, not once per loop exit. */
-	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->depth = found;
 	slot = itr_reread_slot(&ev->depth);
 	fr = &st->f[slot];
@@ -787,7 +793,7 @@ static __always_inline int itr_fexit_table(void *ctx, __u32 skb_i, __u32 table_i
 	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
 	st->depth = slot;
 	itr_event_send(ctx, ev);
-	*nest = level;
+	itr_fexit_done(level);
 	return 0;
 }
 
@@ -918,48 +924,32 @@ static __always_inline int itr_is_own_table(const char *name)
 	return 1;
 }
 
-SEC("kprobe/nft_do_chain")
-int kprobe_nft_do_chain(struct pt_regs *ctx)
+/*
+ * Whether the filter takes this nft_do_chain call; if so, the frame's
+ * snapshot, chain, hook and flags are filled. The snapshot is built in the
+ * frame itself, not on the BPF stack: the verifier does not track map
+ * contents, so the parse's many outcomes (IPv4/IPv6, with or without
+ * ports, ...) do not each make it walk the rest of the program again.
+ */
+static __always_inline int itr_nft_want(struct itr_nft_frame *fr, const struct nft_pktinfo *pkt, __u64 chain)
 {
-	const struct nft_pktinfo *pkt;
 	const struct nf_hook_state *state;
-	const struct sk_buff *skb = NULL;
+	const struct sk_buff *skb;
 	struct itr_parse ps = {};
-	struct itr_pkt *snap;
-	struct itr_nft_stack *st;
-	struct itr_nft_frame *fr;
-	__u32 zero = 0, depth, netns = 0, pf;
+	struct itr_pkt *snap = &fr->pkt;
+	__u32 netns = 0, pf;
 	int version = 0, traced;
 
-	if (itr_nft_mode() == ITR_NFT_NONE)
-		return 0;
-
-	/* Every call gets a frame, so that its return pops its own. */
-	st = bpf_map_lookup_elem(&nft_stack, &zero);
-	if (!st)
-		return 0;
-	depth = itr_free_depth(st);
-	if (depth >= ITR_STACK_DEPTH) {
-		itr_stat_inc(ITR_STAT_STACK_FULL);
-		return 0;
-	}
-	fr = &st->f[itr_slot(depth)];
-	/* The snapshot is built in the frame itself, not on the BPF stack:
-	 * the verifier does not track map contents, so the parse's many
-	 * outcomes (IPv4/IPv6, with or without ports, ...) do not each make
-	 * it walk the rest of the program again. */
-	snap = &fr->pkt;
-
-	pkt = (const void *)itr_arg(ctx, 0);
 	state = itr_nft_pkt_state(pkt);
 	traced = itr_filter_pid();
 	if (traced && itr_cfg.has_netns) {
 		netns = itr_state_netns(state);
 		traced = netns == itr_cfg.netns;
 	}
+	skb = NULL;
 	if (traced) {
 		skb = itr_nft_pkt_skb(pkt);
-		traced = skb != NULL;
+		traced = skb != NULL && !itr_unmarked(skb);
 	}
 	if (traced) {
 		/* inet chains see NFPROTO_IPV4/IPV6 here; for netdev, bridge
@@ -979,19 +969,67 @@ int kprobe_nft_do_chain(struct pt_regs *ctx)
 		itr_parse_upto(skb, version, snap, &ps, 2);
 		traced = itr_filter_l4(snap, ps.flags);
 	}
+	if (!traced)
+		return 0;
+	itr_parse_upto(skb, version, snap, &ps, 2);
+	itr_parse_rest(skb, snap, &ps);
+	if (!itr_cfg.has_netns)
+		netns = itr_state_netns(state);
+	snap->netns = netns;
+	fr->chain = chain;
+	fr->hook = itr_state_hook(state);
+	fr->flags = ps.flags;
+	return 1;
+}
 
-	fr->sp = itr_sp(ctx);
-	fr->traced = traced;
-	if (traced) {
-		itr_parse_upto(skb, version, snap, &ps, 2);
-		itr_parse_rest(skb, snap, &ps);
-		if (!itr_cfg.has_netns)
-			netns = itr_state_netns(state);
-		snap->netns = netns;
-		fr->chain = itr_arg(ctx, 1);
-		fr->hook = itr_state_hook(state);
-		fr->flags = ps.flags;
+/* The nft= event of a traced chain call, from its frame. 0: the call was
+ * our own marking chain's, which answers nobody's question (and would cost
+ * a perf sample per traced packet): not to be sent. */
+static __always_inline int itr_nft_event_fill(struct itr_event *ev, const struct itr_nft_frame *fr, __u32 ret,
+					      __u64 now, __u32 depth)
+{
+	const struct nft_chain *chain = (const void *)fr->chain;
+	const struct nft_table *table = itr_nft_chain_table(chain);
+	__u32 flags = fr->flags | ITR_F_HAS_COST;
+
+	ev->kind = ITR_EV_NFT;
+	ev->pf = itr_nft_table_family(table);
+	ev->hook = fr->hook;
+	ev->verdict = itr_nft_verdict(ret);
+	ev->cost_ns = now - fr->start_ns;
+	ev->depth = depth;
+	if (table)
+		itr_read_name(ev->table, sizeof(ev->table), itr_nft_table_name(table), &flags);
+	itr_read_name(ev->chain, sizeof(ev->chain), itr_nft_chain_name(chain), &flags);
+	if (itr_cfg.mode != ITR_MODE_MODULE && ev->pf == ITR_NFPROTO_INET && itr_is_own_table(ev->table))
+		return 0;
+	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
+	ev->flags = flags;
+	return 1;
+}
+
+SEC("kprobe/nft_do_chain")
+int kprobe_nft_do_chain(struct pt_regs *ctx)
+{
+	struct itr_nft_stack *st;
+	struct itr_nft_frame *fr;
+	__u32 zero = 0, depth;
+
+	if (itr_nft_mode() == ITR_NFT_NONE)
+		return 0;
+
+	/* Every call gets a frame, so that its return pops its own. */
+	st = bpf_map_lookup_elem(&nft_stack, &zero);
+	if (!st)
+		return 0;
+	depth = itr_free_depth(st);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
 	}
+	fr = &st->f[itr_slot(depth)];
+	fr->traced = itr_nft_want(fr, (const void *)itr_arg(ctx, 0), itr_arg(ctx, 1));
+	fr->sp = itr_sp(ctx);
 	fr->start_ns = bpf_ktime_get_ns();
 	st->depth = depth + 1;
 	return 0;
@@ -1002,12 +1040,10 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sp = itr_sp(ctx);
-	const struct nft_chain *chain;
-	const struct nft_table *table;
 	struct itr_nft_stack *st;
 	struct itr_nft_frame *fr;
 	struct itr_event *ev;
-	__u32 zero = 0, depth, flags;
+	__u32 zero = 0, depth;
 	int found = -1;
 
 	if (itr_nft_mode() == ITR_NFT_NONE)
@@ -1040,23 +1076,92 @@ int kretprobe_nft_do_chain(struct pt_regs *ctx)
 	ev = itr_event_begin(ITR_EV_NFT);
 	if (!ev)
 		return 0;
-	flags = fr->flags | ITR_F_HAS_COST;
-	chain = (const void *)fr->chain;
-	table = itr_nft_chain_table(chain);
-	ev->pf = itr_nft_table_family(table);
-	ev->hook = fr->hook;
-	ev->verdict = itr_nft_verdict((__u32)itr_retval(ctx));
-	ev->cost_ns = now - fr->start_ns;
-	ev->depth = found;
-	if (table)
-		itr_read_name(ev->table, sizeof(ev->table), itr_nft_table_name(table), &flags);
-	itr_read_name(ev->chain, sizeof(ev->chain), itr_nft_chain_name(chain), &flags);
-	/* Our own marking chain answers nobody's question (and would cost a
-	 * perf sample per traced packet). */
-	if (itr_cfg.mode != ITR_MODE_MODULE && ev->pf == ITR_NFPROTO_INET && itr_is_own_table(ev->table))
+	if (itr_nft_event_fill(ev, fr, (__u32)itr_retval(ctx), now, found))
+		itr_event_send(ctx, ev);
+	return 0;
+}
+
+/*
+ * fentry/fexit on nft_do_chain (the bpf backend, where nf_tables has BTF:
+ * 6.x; kprobes otherwise). As for the table functions: only a traced call
+ * gets a frame, reserved before it is filled, keyed by (pkt, chain) in
+ * place of the stack pointer; one pkt never re-enters the chain it is in,
+ * and nested calls on a CPU are LIFO (see the fentry part above).
+ */
+SEC("fentry/nft_do_chain")
+int fentry_nft_do_chain(__u64 *ctx)
+{
+	const struct nft_pktinfo *pkt = (const void *)itr_farg(ctx, 0);
+	struct itr_nft_stack *st;
+	struct itr_nft_frame *fr;
+	__u32 zero = 0, depth;
+
+	if (itr_nft_mode() == ITR_NFT_NONE || !pkt)
 		return 0;
-	__builtin_memcpy(&ev->pkt, &fr->pkt, sizeof(ev->pkt));
-	ev->flags = flags;
-	itr_event_send(ctx, ev);
+	/* The common case, an untraced packet, ends here (our own marking
+	 * chain's call included: the mark is set inside it). */
+	if (itr_cfg.marked_only && !itr_skb_nf_trace(itr_nft_pkt_skb(pkt)))
+		return 0;
+	st = bpf_map_lookup_elem(&nft_stack, &zero);
+	if (!st)
+		return 0;
+	depth = itr_reserve_depth(st);
+	if (depth >= ITR_STACK_DEPTH) {
+		itr_stat_inc(ITR_STAT_STACK_FULL);
+		return 0;
+	}
+	fr = &st->f[itr_slot(depth)];
+	fr->sp = 0;
+	fr->traced = 0;
+	fr->start_ns = 0;
+	st->depth = depth + 1;
+	if (!itr_nft_want(fr, pkt, itr_farg(ctx, 1))) {
+		/* Nested programs have popped what they pushed: we are the top. */
+		st->depth = depth;
+		return 0;
+	}
+	fr->traced = 1;
+	fr->start_ns = bpf_ktime_get_ns();
+	fr->sp = (__u64)pkt; /* the key, last: a frame without it is not found */
+	return 0;
+}
+
+SEC("fexit/nft_do_chain")
+int fexit_nft_do_chain(__u64 *ctx)
+{
+	struct itr_nft_stack *st;
+	struct itr_event *ev;
+	__u64 ret = 0, now;
+	__u32 zero = 0, depth, slot, level;
+	int found, send;
+
+	if (itr_nft_mode() == ITR_NFT_NONE)
+		return 0;
+	st = bpf_map_lookup_elem(&nft_stack, &zero);
+	if (!st)
+		return 0;
+	depth = st->depth;
+	if (depth == 0)
+		return 0; /* the common case: an untraced call, nothing to find */
+	if (depth > ITR_STACK_DEPTH)
+		depth = ITR_STACK_DEPTH;
+	found = itr_find_frame(st, depth, sp, itr_farg(ctx, 0), chain, itr_farg(ctx, 1));
+	if (found < 0 || found >= ITR_STACK_DEPTH)
+		return 0;
+	now = bpf_ktime_get_ns();
+	ev = itr_fexit_begin(&level);
+	if (!ev) {
+		st->depth = found;
+		return 0;
+	}
+	/* Copy the frame out, then pop it (a nested entry may reuse it). */
+	ev->depth = found;
+	slot = itr_reread_slot(&ev->depth);
+	bpf_get_func_ret(ctx, &ret);
+	send = itr_nft_event_fill(ev, &st->f[slot], (__u32)ret, now, slot);
+	st->depth = slot;
+	if (send)
+		itr_event_send(ctx, ev);
+	itr_fexit_done(level);
 	return 0;
 }

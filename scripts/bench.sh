@@ -21,7 +21,8 @@
 #   bench/vm/table.sh   every backend and the kernel's anchors, per packet, start-up,
 #                       teardown, legacy and iptables-nft rulesets (in QEMU, one boot)
 # The VM run honours ITR_VM_DIR / ITR_VM_CACHE (see scripts/vmtest.sh), ITR_BENCH_ROUNDS,
-# ITR_BENCH_PKTS, ITR_BENCH_RULESETS (guest knobs), ITR_VM_LOCK (flock file, default
+# ITR_BENCH_PKTS, ITR_BENCH_RULESETS, ITR_BENCH_BACKENDS, ITR_BENCH_NOTEXT (guest knobs,
+# bench/vm/table.sh), ITR_VM_LOCK (flock file, default
 # /tmp/itr-vm.lock) and ITR_BENCH_KEEP=PREFIX (keep the console logs as PREFIX-K.log).
 # bench/vm/perf.sh and bench/vm/startup.sh remain for focused runs (scripts/vmtest.sh).
 # Figures and how to read them: BENCHMARKS.md.
@@ -120,6 +121,8 @@ if [ $VM = 1 ]; then
 	knobs="ITR_BENCH_ROUNDS=${ITR_BENCH_ROUNDS:-2} ITR_BENCH_PKTS=${ITR_BENCH_PKTS:-3000}"
 	[ $QUICK = 1 ] && knobs="ITR_BENCH_ROUNDS=1 ITR_BENCH_PKTS=500"
 	[ -n "${ITR_BENCH_RULESETS:-}" ] && knobs="$knobs ITR_BENCH_RULESETS=\"$ITR_BENCH_RULESETS\""
+	[ -n "${ITR_BENCH_BACKENDS:-}" ] && knobs="$knobs ITR_BENCH_BACKENDS=\"$ITR_BENCH_BACKENDS\""
+	[ -n "${ITR_BENCH_NOTEXT:-}" ] && knobs="$knobs ITR_BENCH_NOTEXT=$ITR_BENCH_NOTEXT"
 	for K in "${KERNELS[@]}"; do
 		echo "bench: VM ($K, QEMU TCG${ICOUNT:+ -icount shift=$ICOUNT,sleep=off}) bench/vm/clock.sh, bench/vm/table.sh"
 		# one QEMU at a time on a shared machine: ITR_VM_LOCK (default /tmp/itr-vm.lock)

@@ -99,8 +99,10 @@ mnt -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
 mkdir -p "$VMCACHE"
 mnt --bind "$VMCACHE" "$ROOT/var/cache/itr-vm"
 
-log "clean clone of $(git -C "$REPO" rev-parse --short HEAD) into $ROOT/work/iptables-trace"
 git clone -q "$REPO" "$ROOT/work/iptables-trace"
+# The commit tested is the clone's: HEAD may move while this runs.
+COMMIT=$(git -C "$ROOT/work/iptables-trace" rev-parse --short HEAD)
+log "clean clone of $COMMIT into $ROOT/work/iptables-trace"
 
 test_args=""
 [ "$NOVM" -eq 1 ] && test_args=--no-vm
@@ -119,7 +121,7 @@ inside "scripts/test.sh $test_args" || rc_test=$?
 t3=$(now)
 
 echo
-echo "fresh-machine summary (commit $(git -C "$REPO" rev-parse --short HEAD))"
+echo "fresh-machine summary (commit $COMMIT)"
 printf '  %-28s %6ss\n' "debootstrap (minbase)" $((t1 - t0))
 printf '  %-28s %6ss  exit %s\n' "scripts/run.sh --check" $((t2 - t1)) "$rc_run"
 printf '  %-28s %6ss  exit %s\n' "scripts/test.sh $test_args" $((t3 - t2)) "$rc_test"

@@ -33,7 +33,8 @@
 #   --binary PATH    put this binary in every guest instead of building
 #   --timeout SECS   default per-scenario timeout (a scenario may say "# itr-timeout: N")
 #   --jobs N         parallel build jobs (default: nproc)
-# Environment: ITR_VM_DIR (default build/vm), ITR_VMTEST_BTF=kernel to generate
+# Environment: ITR_VM_EXTRA (host executables to add to the guest), ITR_VM_MEM (guest
+# memory, default 256M), ITR_VM_DIR (default build/vm), ITR_VMTEST_BTF=kernel to generate
 # vmlinux.h from the guest kernel's BTF instead of the host's, ITR_VM_SMP=N for
 # N vCPUs on multi-threaded TCG (default 1, single-threaded; benchmarks only).
 set -uo pipefail
@@ -180,8 +181,11 @@ for K in "${KERNELS[@]}"; do
 		cargs=(-S "$ITR_REPO" -B "$OUT/build" -DITR_KERNEL_BUILD="$KDIR"
 		       -DITR_KMOD_MAKE_ARGS="$KMAKE_ARGS" -DITR_BUILD_TESTS=OFF -DITR_VMLINUX_BTF="$BTF")
 		# Paths relative to the repository: the builds for each kernel (same
-		# depth) share their cached objects.
-		command -v ccache >/dev/null && { export CCACHE_BASEDIR=$ITR_REPO; cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); }
+		# depth) share their cached objects. NOHASHDIR: with -g ccache also
+		# hashes the build directory (it lands in the debug info), which
+		# differs per kernel: every object missed and each kernel's build
+		# took 5-6 minutes of CI; the debug info then names the first one.
+		command -v ccache >/dev/null && { export CCACHE_BASEDIR=$ITR_REPO CCACHE_NOHASHDIR=1; cargs+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); }
 		echo "vmtest: building for $K ($KREL) in $OUT/build"
 		if ! { cmake "${cargs[@]}" > "$OUT/build.log" 2>&1 &&
 		       cmake --build "$OUT/build" -j "$JOBS" >> "$OUT/build.log" 2>&1; }; then
@@ -198,6 +202,12 @@ for K in "${KERNELS[@]}"; do
 	INITRD=$OUT/initramfs.cpio.gz
 	margs=("$K" -o "$INITRD" --timeout "$TIMEOUT" --backends "${BACKENDS[*]}")
 	[ -n "$BIN" ] && margs+=(--binary "$BIN")
+	# ITR_VM_EXTRA: more host executables (with their libraries) for the
+	# guest, e.g. /usr/bin/perf for bench/vm/profile.sh (amd64 guests: the
+	# host's executables are x86-64)
+	if [ "$ITR_VM_ARCH" = amd64 ]; then
+		for x in ${ITR_VM_EXTRA:-}; do margs+=(--extra "$x"); done
+	fi
 	if ! "$ITR_VM_SCRIPTS/$MKINITRAMFS" "${margs[@]}" "${SCENARIOS[@]}"; then
 		fail_all "$K" "initramfs could not be packed"
 		TIMES+=("$K|$((t1 - t0))|$((t2 - t1))|-")
@@ -207,6 +217,7 @@ for K in "${KERNELS[@]}"; do
 	LOG=$OUT/console.log
 	gargs=(--timeout "$GUEST_TMO" --log "$LOG" --append "$APPEND")
 	[ -n "$ICOUNT" ] && gargs+=(--icount "$ICOUNT")
+	[ -n "${ITR_VM_MEM:-}" ] && gargs+=(--mem "$ITR_VM_MEM")   # e.g. 1G with ITR_VM_EXTRA=/usr/bin/perf
 	"$ITR_VM_SCRIPTS/run-guest.sh" "$K" "$INITRD" "${gargs[@]}"
 	qrc=$?
 	t3=$(now)

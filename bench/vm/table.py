@@ -91,7 +91,7 @@ def main():
             note = []
             if mode.endswith(':nomatch'):
                 note.append('target <= 1.05: ' + ('met' if m / base <= 1.05 else 'missed'))
-            if mode.endswith(':all'):
+            if mode.endswith(':all') or mode.endswith(':all_notext'):
                 ev = summary.get((rs, mode)) or stopinfo.get((rs, mode), [])
                 if ev:
                     e = sum(x[0] for x in ev)

@@ -40,7 +40,9 @@
 #
 # Prints "ITR-BENCH vm_tbl ..." lines; scripts/bench.sh makes the table.
 # Knobs (guest environment, defaults): ITR_BENCH_ROUNDS=2, ITR_BENCH_PKTS=3000,
-# ITR_BENCH_RULESETS="legacy nft", ITR_BENCH_BACKENDS="module bpf netlink",
+# ITR_BENCH_RULESETS="legacy nft", ITR_BENCH_BACKENDS="module bpf netlink" (also
+# bpf-kprobes: the bpf backend with ITR_TABLE_PROBES=kprobes),
+# ITR_BENCH_NOTEXT=1 (also B:all_notext, B:all with --no-rule-text),
 # ITR_BENCH_LEAK=1 (after the nft rounds: leave one `nft monitor trace` running
 # the way bench/vm/nft-perf.sh used to, measure `none` with it and after killing it).
 # Runs once per boot (with vmtest's module backend; it starts every backend itself).
@@ -161,14 +163,29 @@ one_round() {
 	bench "vm_tbl_state ruleset=$RS round=$ROUND procs=$(ls -d /proc/[0-9]* | wc -l) nft_tables_b=$(in_ns b nft list tables | wc -l) nft_tables_init=$(nft list tables | wc -l) $(grep -E '^(nf_tables|nfnetlink) ' /proc/modules | awk '{ printf "%s_users=%s ", $1, $3 }')"
 	send none
 	for be in $BACKENDS; do
-		start "$be:nomatch" -v --backend "$be" -N "$(netns_inode b)" -P 9999
+		# "bpf-kprobes": the bpf backend with ITR_TABLE_PROBES=kprobes (its
+		# kprobes beside its fentry/fexit, in the same boot)
+		case $be in
+		bpf-kprobes) export ITR_TABLE_PROBES=kprobes; set -- bpf ;;
+		*) unset ITR_TABLE_PROBES; set -- "$be" ;;
+		esac
+		start "$be:nomatch" -v --backend "$1" -N "$(netns_inode b)" -P 9999
 		send "$be:nomatch"
 		stop "$be:nomatch"
-		start "$be:all" --backend "$be" -N "$(netns_inode b)" -P 7000
+		start "$be:all" --backend "$1" -N "$(netns_inode b)" -P 7000
 		send "$be:all"
 		settle 1   # let the reader drain
 		stop "$be:all"
+		if [ "${ITR_BENCH_NOTEXT:-0}" = 1 ]; then
+			# the same without rule text: what reading and checking the
+			# rulesets costs a traced packet
+			start "$be:all_notext" --backend "$1" -N "$(netns_inode b)" -P 7000 --no-rule-text
+			send "$be:all_notext"
+			settle 1
+			stop "$be:all_notext"
+		fi
 	done
+	unset ITR_TABLE_PROBES
 	if [ "$RS" = legacy ]; then
 		# kernel TRACE + syslog, read from /dev/kmsg
 		in_ns b iptables-legacy -t raw -A PREROUTING -p udp --dport 7000 -j TRACE || fail "TRACE rule"

@@ -163,8 +163,14 @@ struct itr_config {
 	__u32 pid;           /* tgid */
 	__u32 netns;         /* netns inode */
 	__u8 addr[16];       /* matches source or destination */
+	/* ITR_MODE_KPROBES: our nftables table marks every packet the filter
+	 * takes before any table or chain call we follow (kernels where it
+	 * can mark socketless OUTPUT packets too), so a call whose skb has
+	 * no nf_trace is not ours: the programs stop after that one read. */
+	__u8 marked_only;
+	__u8 _pad[7];
 };
-ITR_STATIC_ASSERT(sizeof(struct itr_config) == 48, "itr_config layout");
+ITR_STATIC_ASSERT(sizeof(struct itr_config) == 56, "itr_config layout");
 
 /* itr_config.mode. MODULE: our kernel module runs the table programs,
  * marks what they accept and calls the return program only for those.

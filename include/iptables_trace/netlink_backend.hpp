@@ -42,5 +42,9 @@ std::string listeners_summary(const std::vector<Embedded>& listeners);
 // What that set-up needs of this machine (root, nfnetlink_log, nf_log,
 // nf_tables, filters nftables can express).
 std::vector<Check> marking_requirements(const Options& opts);
+// Whether the marking covers every filtered packet: before 6.0 OUTPUT
+// packets without a socket (a REJECT's reply) are left unmarked (their
+// trace id would trip the flow dissector's WARN_ON_ONCE(!net)).
+bool trace_id_safe_without_socket();
 
 }  // namespace itr::netlink

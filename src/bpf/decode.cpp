@@ -15,7 +15,7 @@ namespace itr {
 // build stops here rather than decoding garbage.
 static_assert(sizeof(itr_event) == 272);
 static_assert(sizeof(itr_pkt) == 88);
-static_assert(sizeof(itr_config) == 48);
+static_assert(sizeof(itr_config) == 56);
 static_assert(offsetof(itr_event, ts_ns) == 0);
 static_assert(offsetof(itr_event, cost_ns) == 8);
 static_assert(offsetof(itr_event, kind) == 16);
@@ -36,6 +36,7 @@ static_assert(offsetof(itr_pkt, daddr) == 70);
 static_assert(offsetof(itr_config, abi_version) == 8);
 static_assert(offsetof(itr_config, port_be) == 20);
 static_assert(offsetof(itr_config, addr) == 32);
+static_assert(offsetof(itr_config, marked_only) == 48);
 
 namespace {
 

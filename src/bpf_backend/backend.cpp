@@ -12,10 +12,12 @@
 // traced table call. What keeps TRACE out of the kernel log is the logger
 // binding: nf_log/2 and nf_log/10 of that netns point at nfnetlink_log
 // while we run, and we hold its group 0, so the records go nowhere else.
-// nf_tables: nft_do_chain's kprobes (verdict and cost per base chain) and
+// nf_tables: nft_do_chain's entry and return, with the table calls' mechanism
+// (verdict and cost per base chain), and
 // nf_tables' own trace events (each rule), merged into one order.
 #include "iptables_trace/bpf_backend.hpp"
 
+#include <bpf/bpf.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -65,7 +67,31 @@ public:
     // them; the nf_tables listeners' own come last, in brackets.
     std::string summary() const override
     {
-        return stream_->totals() + bpf_stats_text(bpf_map__fd(skel_->maps.stats)) + netlink::listeners_summary(nl_);
+        return stream_->totals() + bpf_stats_text(bpf_map__fd(skel_->maps.stats)) + trampoline_misses() +
+               netlink::listeners_summary(nl_);
+    }
+
+    // A trampoline program the kernel skipped because it was already
+    // running on that CPU (a softirq inside it): a table or chain call not
+    // followed. Said, never silently missing.
+    std::string trampoline_misses() const
+    {
+        uint64_t n = 0;
+        bool any = false;
+        auto* p = &skel_->progs;
+        for (auto* prog : {p->fentry_ipt_do_table, p->fexit_ipt_do_table, p->fentry_ip6t_do_table,
+                           p->fexit_ip6t_do_table, p->fentry_nft_do_chain, p->fexit_nft_do_chain}) {
+            const int fd = bpf_program__fd(prog);
+            if (fd < 0)
+                continue;
+            bpf_prog_info info{};
+            uint32_t len = sizeof info;
+            if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+                n += info.recursion_misses;
+                any = true;
+            }
+        }
+        return any ? " trampoline_recursion_misses=" + std::to_string(n) : "";
     }
 
     uint64_t stat(uint32_t key) const { return percpu_sum(bpf_map__fd(skel_->maps.stats), key); }
@@ -93,23 +119,34 @@ Result<Skel> load_programs(const Options& opts, const Layouts& l, std::optional<
     if (!cfg)
         return cfg.error();
     cfg->mode = ITR_MODE_KPROBES;
+    // Our table marks every filtered packet before any call we follow, once
+    // it may mark socketless OUTPUT packets too (6.0+, see the netlink
+    // backend): an unmarked call then costs the programs one read.
+    cfg->marked_only = netlink::trace_id_safe_without_socket() ? 1 : 0;
+    // A table function no filtered packet can reach (-H of the other
+    // family) is not followed at all: its programs would return at once,
+    // and each trampoline or probe costs start-up and teardown.
+    const bool v4 = l.ipt.valid != 0 && !(cfg->has_addr && cfg->addr_version == 6);
+    const bool v6 = l.ip6t.valid != 0 && !(cfg->has_addr && cfg->addr_version == 4);
     auto configure = [&](struct iptables_trace_bpf& skel) {
         skel.rodata->itr_cfg = *cfg;
         auto* p = &skel.progs;
         for (auto* m : {p->kprobe_ipt_do_table, p->kretprobe_ipt_do_table, p->kprobe_ip6t_do_table,
                         p->kretprobe_ip6t_do_table})
             bpf_program__set_autoload(m, false);  // the module's
-        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, kp && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, kp && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, kp && l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, kp && l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->fentry_ipt_do_table, fe && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->fexit_ipt_do_table, fe && l.ipt.valid != 0);
-        bpf_program__set_autoload(p->fentry_ip6t_do_table, fe && l.ip6t.valid != 0);
-        bpf_program__set_autoload(p->fexit_ip6t_do_table, fe && l.ip6t.valid != 0);
+        bpf_program__set_autoload(p->kprobe_ipt_do_table_all, kp && v4);
+        bpf_program__set_autoload(p->kretprobe_ipt_do_table_all, kp && v4);
+        bpf_program__set_autoload(p->kprobe_ip6t_do_table_all, kp && v6);
+        bpf_program__set_autoload(p->kretprobe_ip6t_do_table_all, kp && v6);
+        bpf_program__set_autoload(p->fentry_ipt_do_table, fe && v4);
+        bpf_program__set_autoload(p->fexit_ipt_do_table, fe && v4);
+        bpf_program__set_autoload(p->fentry_ip6t_do_table, fe && v6);
+        bpf_program__set_autoload(p->fexit_ip6t_do_table, fe && v6);
         bpf_program__set_autoload(p->kprobe_nf_log_trace, l.ipt.valid != 0 && f.nf_log_trace);
-        bpf_program__set_autoload(p->kprobe_nft_do_chain, f.nft_do_chain);
-        bpf_program__set_autoload(p->kretprobe_nft_do_chain, f.nft_do_chain);
+        bpf_program__set_autoload(p->kprobe_nft_do_chain, kp && f.nft_do_chain);
+        bpf_program__set_autoload(p->kretprobe_nft_do_chain, kp && f.nft_do_chain);
+        bpf_program__set_autoload(p->fentry_nft_do_chain, fe && f.nft_do_chain);
+        bpf_program__set_autoload(p->fexit_nft_do_chain, fe && f.nft_do_chain);
     };
     return load_skeleton<struct iptables_trace_bpf>(configure, diag, opts.verbose);
 }
@@ -129,13 +166,17 @@ Layouts table_layouts(const KernelFacts& f, Diagnostics& diag)
     return *from_btf;
 }
 
-// Where BTF has the table functions (module BTF exists once the module is
-// loaded, from 5.11), and what ITR_TABLE_PROBES asks for.
-Result<TableProbeChoice> table_probe_choice(const Layouts& l)
+// Where BTF has the table and chain functions (module BTF exists once the
+// module is loaded, from 5.11), and what ITR_TABLE_PROBES asks for.
+Result<TableProbeChoice> table_probe_choice(const Layouts& l, bool nft_do_chain)
 {
     TableProbeFacts t;
     t.ipt = l.ipt.valid != 0;
     t.ip6t = l.ip6t.valid != 0;
+    t.nft = nft_do_chain;
+    if (t.nft)
+        if (auto fn = KernelBtf::shared().find_func("nft_do_chain", "nf_tables"))
+            t.nft_btf = fn->where;
     if (t.ipt)
         if (auto fn = KernelBtf::shared().find_func("ipt_do_table", "ip_tables"))
             t.ipt_btf = fn->where;
@@ -165,7 +206,7 @@ Result<std::vector<ProbeLink>> attach_trampolines(struct iptables_trace_bpf& ske
     std::vector<ProbeLink> links;
     auto* p = &skel.progs;
     for (auto* prog : {p->fentry_ipt_do_table, p->fexit_ipt_do_table, p->fentry_ip6t_do_table,
-                       p->fexit_ip6t_do_table}) {
+                       p->fexit_ip6t_do_table, p->fentry_nft_do_chain, p->fexit_nft_do_chain}) {
         if (!bpf_program__autoload(prog))
             continue;
         struct bpf_link* link = bpf_program__attach_trace(prog);
@@ -187,14 +228,11 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
         be->ip6_tables_.emplace(std::move(*m));
     clock.mark("modprobe ip_tables, ip6_tables");
 
-    const KernelFacts f = gather_kernel_facts();
+    KernelFacts f = gather_kernel_facts();
     clock.mark("kernel facts (" + f.symbol_sources + ")");
     if (auto bad = first_fatal(evaluate_bpf_preflight(f)))
         return Error{bad->name + ": " + bad->detail, bad->hint};
     const Layouts layouts = table_layouts(f, diag);
-    auto choice = table_probe_choice(layouts);
-    if (!choice)
-        return choice.error();
     clock.mark("signatures");
 
     auto marks = netlink::start_marking(opts, diag, true);
@@ -204,6 +242,13 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
     const uint64_t own_netns = be->nl_.front().netns;
     clock.mark("nftables marking, logger binding, nf_tables trace listener (" + std::to_string(be->nl_.size()) +
                " netns)");
+    // The marking table loads nf_tables if nothing had: nft_do_chain (and
+    // its module BTF) exist from here on.
+    if (!f.nft_do_chain)
+        f = gather_kernel_facts();
+    auto choice = table_probe_choice(layouts, f.nft_do_chain);
+    if (!choice)
+        return choice.error();
 
     std::optional<uint32_t> only;
     if (opts.netns)
@@ -234,8 +279,12 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
         clock.mark("fentry/fexit attached");
     }
     KernelBtf::release_shared();
-    if (opts.verbose)
+    if (opts.verbose) {
         diag.notice("bpf: " + describe(*choice));
+        if (opts.addr && layouts.ipt.valid && layouts.ip6t.valid)
+            diag.notice(std::string("bpf: ") + (opts.addr->version == 4 ? "ip6t_do_table" : "ipt_do_table") +
+                        " not followed: -H takes IPv" + std::to_string(opts.addr->version) + " packets only");
+    }
 
     auto* p = &be->skel_->progs;
     const std::pair<struct bpf_program*, const char*> named[] = {
@@ -251,7 +300,7 @@ Result<std::unique_ptr<TraceBackend>> start_bpf_backend(const Options& opts, Dia
             return link.error();
         be->links_.push_back(std::move(*link));
     }
-    if (f.nft_do_chain) {
+    if (f.nft_do_chain && bpf_program__autoload(p->kprobe_nft_do_chain)) {
         struct bpf_program* nft[] = {p->kprobe_nft_do_chain, p->kretprobe_nft_do_chain};
         auto probes = attach_kprobes(nft, 0);
         if (!probes)
@@ -328,7 +377,7 @@ public:
             return 1;
         LibbpfLog log(&diag);
         const Layouts l = table_layouts(f, diag);
-        auto choice = table_probe_choice(l);
+        auto choice = table_probe_choice(l, f.nft_do_chain);
         if (!choice) {
             out << "table calls: FAIL: " << choice.error().what << "\n";
             return 1;

@@ -8,7 +8,10 @@ namespace {
 // "ipt_do_table in ip_tables BTF" / "ipt_do_table in vmlinux BTF".
 std::string where(const char* func, const std::string& btf) { return std::string(func) + " in " + btf + " BTF"; }
 
-std::string module_of(const char* func) { return std::string(func) == "ipt_do_table" ? "ip_tables" : "ip6_tables"; }
+std::string module_of(const std::string& func)
+{
+    return func == "ipt_do_table" ? "ip_tables" : func == "ip6t_do_table" ? "ip6_tables" : "nf_tables";
+}
 
 std::string no_btf(const char* func)
 {
@@ -33,7 +36,8 @@ Result<TableProbeChoice> choose_table_probes(const TableProbeFacts& f)
     std::optional<std::string> missing;
     std::string found;
     for (auto [present, btf, func] : {std::tuple{f.ipt, &f.ipt_btf, "ipt_do_table"},
-                                      std::tuple{f.ip6t, &f.ip6t_btf, "ip6t_do_table"}}) {
+                                      std::tuple{f.ip6t, &f.ip6t_btf, "ip6t_do_table"},
+                                      std::tuple{f.nft, &f.nft_btf, "nft_do_chain"}}) {
         if (!present)
             continue;
         if (!*btf) {
@@ -43,8 +47,8 @@ Result<TableProbeChoice> choose_table_probes(const TableProbeFacts& f)
         }
         found += (found.empty() ? "" : ", ") + where(func, **btf);
     }
-    if (!f.ipt && !f.ip6t)
-        missing = "no legacy table function to follow";
+    if (!f.ipt && !f.ip6t && !f.nft)
+        missing = "no table or chain function to follow";
     if (missing) {
         if (want == "fentry")
             return Error{"ITR_TABLE_PROBES=fentry: " + *missing, "unset ITR_TABLE_PROBES to let kprobes serve"};

@@ -1,7 +1,8 @@
-// How the bpf backend follows ipt_do_table / ip6t_do_table calls: fentry +
-// fexit trampolines where the kernel has BTF for the functions (cheaper
-// than kprobes, and the return sees the arguments), kprobes otherwise
-// (5.10: ip_tables and ip6_tables carry no module BTF). Chosen at start,
+// How the bpf backend follows ipt_do_table / ip6t_do_table and nft_do_chain
+// calls: fentry + fexit trampolines where the kernel has BTF for every one
+// of them that exists (cheaper than kprobes, and the return sees the
+// arguments), kprobes otherwise (5.10: its modules carry no BTF). One
+// choice for all: "table calls" below means chain calls too. Chosen at start,
 // said by -v and --check. The choice from the facts is pure (unit-tested);
 // the fall-backs when the verifier or the attach refuses the trampolines
 // are made by the backend, with the reason.
@@ -21,8 +22,10 @@ struct TableProbeFacts {
     // BTF was found ("vmlinux", or the module's name), nullopt: nowhere.
     bool ipt = false;
     bool ip6t = false;
+    bool nft = false;
     std::optional<std::string> ipt_btf;
     std::optional<std::string> ip6t_btf;
+    std::optional<std::string> nft_btf;
     // ITR_TABLE_PROBES: "" or "auto" (choose), "fentry", "kprobes".
     std::string forced;
 };

@@ -1,7 +1,8 @@
 // The module backend: BPF programs (CO-RE, from the skeleton) pinned in
 // bpffs, run by our kernel module from its kprobes on ipt_do_table /
-// ip6t_do_table / nf_log_trace; nft_do_chain probed through perf kprobes (at
-// the address the module reports, else by name); nf_tables rules from
+// ip6t_do_table / nf_log_trace; nft_do_chain followed by fentry/fexit where
+// nf_tables has BTF, else perf kprobes (at the address the module reports,
+// else by name); nf_tables rules from
 // nf_tables' own trace events, the packets marked for them by the netlink
 // backend's nftables table (no logger binding: the module silences). This file puts the steps
 // together; each step has its own file (module_image, module_bpf,
@@ -151,12 +152,50 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
     else if (auto bad = first_fatal(netlink::marking_requirements(opts)))
         no_marking = bad->detail;
     const bool nft_marked = no_marking.empty();
-    auto skel = load_module_programs(opts, *layouts, netns, f.nft_do_chain, nft_marked, diag);
+    auto nft = choose_module_nft(f.nft_do_chain);
+    if (!nft)
+        return nft.error();
+    const bool every = netlink::trace_id_safe_without_socket();
+    auto skel = load_module_programs(opts, *layouts, netns, nft->how, nft_marked, every, diag);
+    if (!skel && nft->how == NftCalls::Fentry) {
+        *nft = {NftCalls::Kprobes, "kprobes: the fentry programs did not load: " + skel.error().what};
+        skel = load_module_programs(opts, *layouts, netns, nft->how, nft_marked, every, diag);
+    }
     if (!skel)
         return skel.error();
     be->skel_ = std::move(*skel);
+    // Trampolines now, before the module is in: refused (no ftrace direct
+    // calls, ...), the kprobes' programs take their place in a fresh load.
+    // They run from here on, so the perf buffer is opened first: what they
+    // report before the rest is up is read, not lost.
+    if (nft->how == NftCalls::Fentry) {
+        auto stream = PerfEventStream::open(bpf_map__fd(be->skel_->maps.events), opts.perf_pages);
+        if (!stream)
+            return stream.error();
+        be->stream_ = std::move(*stream);
+        for (auto* prog : {be->skel_->progs.fentry_nft_do_chain, be->skel_->progs.fexit_nft_do_chain}) {
+            struct bpf_link* link = bpf_program__attach_trace(prog);
+            if (!link) {
+                *nft = {NftCalls::Kprobes, std::string("kprobes: fentry refused: attaching ") +
+                                               bpf_program__name(prog) + ": " + errno_text(errno)};
+                break;
+            }
+            be->links_.emplace_back(link);
+        }
+        if (nft->how != NftCalls::Fentry) {
+            be->links_.clear();
+            be->stream_.reset();
+            be->skel_.reset();
+            auto again = load_module_programs(opts, *layouts, netns, nft->how, nft_marked, every, diag);
+            if (!again)
+                return again.error();
+            be->skel_ = std::move(*again);
+        }
+    }
     KernelBtf::release_shared();  // libbpf parsed its own copy; ours is done
     clock.mark("BPF load and verification");
+    if (opts.verbose)
+        diag.notice("module: nf_tables chain calls via " + nft->why);
     if (auto st = maybe_fail("load"); !st)
         return st.error();
 
@@ -205,7 +244,7 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
         diag.notice("note: no nf_tables rule lines (nfttrace=): " + no_marking);
 
     bool nft_by_address = false;
-    if (f.nft_do_chain) {
+    if (nft->how == NftCalls::Kprobes) {
         const std::string a = read_module_param(ITR_MODULE_NAME, ITR_NAME(ITR_PARAM_NFT_DO_CHAIN_ADDR));
         const uint64_t nft_addr = a.empty() ? 0 : std::strtoull(a.c_str(), nullptr, 10);
         struct bpf_program* progs[] = {be->skel_->progs.kprobe_nft_do_chain, be->skel_->progs.kretprobe_nft_do_chain};
@@ -213,13 +252,16 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
         if (!probes)
             return probes.error();
         nft_by_address = probes->by_address;
-        be->links_ = std::move(probes->links);
+        for (auto& l : probes->links)
+            be->links_.push_back(std::move(l));
     }
 
-    auto stream = PerfEventStream::open(bpf_map__fd(be->skel_->maps.events), opts.perf_pages);
-    if (!stream)
-        return stream.error();
-    be->stream_ = std::move(*stream);
+    if (!be->stream_) {
+        auto stream = PerfEventStream::open(bpf_map__fd(be->skel_->maps.events), opts.perf_pages);
+        if (!stream)
+            return stream.error();
+        be->stream_ = std::move(*stream);
+    }
     std::vector<SideSource> sides;
     for (auto& n : be->nl_)
         sides.push_back({n.backend.get(), n.fd});
@@ -228,7 +270,9 @@ Result<std::unique_ptr<TraceBackend>> start_module_backend(const Options& opts, 
         be->nft_rules_ = false;
         diag.notice("note: with -p, nf_tables rule lines are not shown: nf_tables reports them without the task");
     }
-    clock.mark(nft_by_address ? "nft probes (by address) and perf buffer" : "nft probes and perf buffer");
+    clock.mark(nft->how == NftCalls::Fentry ? "perf buffer (nft_do_chain: fentry/fexit, attached at load)"
+               : nft_by_address             ? "nft probes (by address) and perf buffer"
+                                            : "nft probes and perf buffer");
     if (auto st = maybe_fail("attach"); !st)
         return st.error();
     return std::unique_ptr<TraceBackend>(std::move(be));

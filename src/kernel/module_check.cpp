@@ -6,6 +6,7 @@
 #include "iptables_trace/kmod_image.hpp"
 #include "iptables_trace/netns.hpp"
 #include "iptables_trace/preflight.hpp"
+#include "kernel_btf.hpp"
 #include "module_bpf.hpp"
 #include "module_image.hpp"
 
@@ -69,11 +70,22 @@ int module_check(const Options& opts, std::ostream& out, Diagnostics& diag)
         netns = ns->inode;
     }
     LibbpfLog log(&diag);
-    auto skel = load_module_programs(opts, *layouts, netns, f.nft_do_chain, f.nft_do_chain, diag);
+    auto nft = choose_module_nft(f.nft_do_chain);
+    if (!nft) {
+        out << "nft_do_chain: FAIL: " << nft.error().what << "\n";
+        return 1;
+    }
+    auto skel = load_module_programs(opts, *layouts, netns, nft->how, f.nft_do_chain, true, diag);
+    if (!skel && nft->how == NftCalls::Fentry) {
+        *nft = {NftCalls::Kprobes, "kprobes: the fentry programs did not load: " + skel.error().what};
+        skel = load_module_programs(opts, *layouts, netns, nft->how, f.nft_do_chain, true, diag);
+    }
+    KernelBtf::release_shared();
     if (!skel) {
         out << "verifier: FAIL: " << skel.error().what << "\n";
         return 1;
     }
+    out << "module: nf_tables chain calls via " << nft->why << "\n";
     out << "verifier (programs loaded, nothing attached)\n";
     report_programs((*skel)->obj, out, "not used by this backend, or nft_do_chain absent");
     return 0;

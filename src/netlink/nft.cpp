@@ -22,6 +22,19 @@
 
 namespace itr::netlink {
 
+// 6.0 turned __skb_flow_dissect's WARN_ON_ONCE(!net) into a debug-only
+// check; nf_tables computes every traced packet's id with skb_get_hash().
+bool trace_id_safe_without_socket()
+{
+    static const bool safe = [] {
+        utsname u{};
+        if (uname(&u) != 0)
+            return false;
+        return kernel_at_least(u.release, 6, 0);
+    }();
+    return safe;
+}
+
 namespace {
 
 constexpr int kChainPriority = -350;  // before raw (-300) and conntrack (-200)
@@ -169,19 +182,6 @@ void add_match(nftnl_rule* r, const NftMatch& m)
     }
     }
     add_expr(r, cmp_eq(m.value));
-}
-
-// 6.0 turned __skb_flow_dissect's WARN_ON_ONCE(!net) into a debug-only
-// check; nf_tables computes every traced packet's id with skb_get_hash().
-bool trace_id_safe_without_socket()
-{
-    static const bool safe = [] {
-        utsname u{};
-        if (uname(&u) != 0)
-            return false;
-        return kernel_at_least(u.release, 6, 0);
-    }();
-    return safe;
 }
 
 void add_set_nftrace(nftnl_rule* r)

@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 	// kernel's BTF has them (the attach target is resolved at load).
 	const bool fe4 = kernel_btf_has("ipt_do_table", "ip_tables");
 	const bool fe6 = kernel_btf_has("ip6t_do_table", "ip6_tables");
+	const bool fe_nft = kernel_btf_has("nft_do_chain", "nf_tables");
 	if (!fe4 || !fe6)
 		std::printf("note: no fentry cases: no BTF for %s on this kernel\n", fe4 ? "ip6t_do_table" : "ipt_do_table");
 	for (size_t i = 0, n = cases.size(); fe4 && fe6 && i < n; i++) {
@@ -246,6 +247,12 @@ int main(int argc, char **argv)
 		Case k = cases[i];
 		k.name.replace(k.name.size() - 3, 3, "/fe");
 		k.fentry = true;
+		// Kernels with fentry are 6.x: the marking covers every filtered
+		// packet there, and the programs stop at an unmarked skb.
+		k.set = [set = cases[i].set](itr_config &c) {
+			set(c);
+			c.marked_only = 1;
+		};
 		cases.push_back(k);
 	}
 
@@ -273,10 +280,10 @@ int main(int argc, char **argv)
 		bpf_program__set_autoload(p->fexit_ipt_do_table, tc.fentry && cfg.ipt.valid);
 		bpf_program__set_autoload(p->fentry_ip6t_do_table, tc.fentry && cfg.ip6t.valid);
 		bpf_program__set_autoload(p->fexit_ip6t_do_table, tc.fentry && cfg.ip6t.valid);
-		if (!tc.nft) {
-			bpf_program__set_autoload(skel->progs.kprobe_nft_do_chain, false);
-			bpf_program__set_autoload(skel->progs.kretprobe_nft_do_chain, false);
-		}
+		bpf_program__set_autoload(p->kprobe_nft_do_chain, tc.nft && !tc.fentry);
+		bpf_program__set_autoload(p->kretprobe_nft_do_chain, tc.nft && !tc.fentry);
+		bpf_program__set_autoload(p->fentry_nft_do_chain, tc.nft && tc.fentry && fe_nft);
+		bpf_program__set_autoload(p->fexit_nft_do_chain, tc.nft && tc.fentry && fe_nft);
 		if (tc.fentry && fentry_refused) {
 			std::printf("skip %-22s this kernel refuses fentry programs at load (EPERM)\n", tc.name.c_str());
 			continue;

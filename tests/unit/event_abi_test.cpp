@@ -14,7 +14,7 @@
 TEST(EventAbi, Sizes) {
     EXPECT_EQ(sizeof(itr_pkt), 88u);
     EXPECT_EQ(sizeof(itr_event), 272u);
-    EXPECT_EQ(sizeof(itr_config), 48u);
+    EXPECT_EQ(sizeof(itr_config), 56u);
     EXPECT_EQ(sizeof(itr_arg_layout), 4u);
     EXPECT_EQ(ITR_ABI_VERSION, 2);  // 2: the module marks only while its owner file is open
 }
@@ -75,6 +75,7 @@ TEST(EventAbi, ConfigOffsets) {
     EXPECT_EQ(offsetof(itr_config, pid), 24u);
     EXPECT_EQ(offsetof(itr_config, netns), 28u);
     EXPECT_EQ(offsetof(itr_config, addr), 32u);
+    EXPECT_EQ(offsetof(itr_config, marked_only), 48u);
 }
 
 // The exit summary's counter names, as scripts read them; every entry of

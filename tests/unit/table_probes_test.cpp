@@ -7,12 +7,19 @@
 namespace itr {
 namespace {
 
-TableProbeFacts modern()  // 6.1 / 6.12: module BTF for both modules
+TableProbeFacts modern()  // 6.1 / 6.12: module BTF for the table modules, no nf_tables loaded
 {
     TableProbeFacts f;
     f.ipt = f.ip6t = true;
     f.ipt_btf = "ip_tables";
     f.ip6t_btf = "ip6_tables";
+    return f;
+}
+
+TableProbeFacts with_nft(TableProbeFacts f)
+{
+    f.nft = true;
+    f.nft_btf = "nf_tables";
     return f;
 }
 
@@ -79,7 +86,37 @@ TEST(TableProbes, NoLegacyTablesAtAll)
     auto c = choose_table_probes(f);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->how, TableProbes::Kprobes);
-    EXPECT_EQ(c->reason, "no legacy table function to follow");
+    EXPECT_EQ(c->reason, "no table or chain function to follow");
+}
+
+TEST(TableProbes, NftDoChainJoinsTheChoice)
+{
+    auto c = choose_table_probes(with_nft(modern()));
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->how, TableProbes::Fentry);
+    EXPECT_EQ(c->reason, "ipt_do_table in ip_tables BTF, ip6t_do_table in ip6_tables BTF, nft_do_chain in "
+                         "nf_tables BTF");
+}
+
+TEST(TableProbes, NfTablesWithoutBtfMeansKprobesForAll)
+{
+    auto f = with_nft(modern());
+    f.nft_btf.reset();
+    auto c = choose_table_probes(f);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->how, TableProbes::Kprobes);
+    EXPECT_NE(c->reason.find("no BTF for nft_do_chain (neither vmlinux nor /sys/kernel/btf/nf_tables"),
+              std::string::npos)
+        << c->reason;
+}
+
+TEST(TableProbes, OnlyNfTablesStillChoosesFentry)
+{
+    TableProbeFacts f = with_nft({});
+    auto c = choose_table_probes(f);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->how, TableProbes::Fentry);
+    EXPECT_EQ(c->reason, "nft_do_chain in nf_tables BTF");
 }
 
 TEST(TableProbes, ForcedKprobesWinsOverBtf)

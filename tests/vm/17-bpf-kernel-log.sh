@@ -37,6 +37,9 @@ assert_match before.txt 'TRACE: raw:OUTPUT:.*DPT=9999' "control: the administrat
 
 tracer_start trace -P 7777 --proto udp
 assert_eq "$(cat /proc/sys/net/netfilter/nf_log/2)" nfnetlink_log "nf_log/2 while the bpf backend runs"
+# Group 0 is held for records nobody reads: metadata only (copy_mode 1).
+cat /proc/net/netfilter/nfnetlink_log
+assert_eq "$(awk '$1 == 0 { print $4 }' /proc/net/netfilter/nfnetlink_log)" 1 "group 0: copy_mode META"
 itr-net udp 127.0.0.1 9999 40071 2
 itr-net udp 127.0.0.1 7777 40072 3
 wait_lines trace "U:127\\.0\\.0\\.1:40072->127\\.0\\.0\\.1:7777 .*$(table_re PF_INET filter INPUT ACCEPT)" 3 15 ||

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Scenario 20: how the bpf backend follows ipt_do_table / ip6t_do_table.
+# Scenario 22: how the bpf backend follows ipt_do_table / ip6t_do_table and
+# nft_do_chain.
 #  - fentry/fexit where the kernel has BTF for them (6.1, 6.12: module BTF
 #    of ip_tables, ip6_tables), kprobes where it has none (5.10: no module
 #    BTF); -v and --check say which, and why.
@@ -14,13 +15,13 @@
 [ "$ITR_BACKEND" = bpf ] || skip "the bpf backend's choice of table probes (the $ITR_BACKEND backend has its own)"
 need_tracer
 
-modprobe ip_tables 2>/dev/null; modprobe ip6_tables 2>/dev/null
+modprobe ip_tables 2>/dev/null; modprobe ip6_tables 2>/dev/null; modprobe nf_tables 2>/dev/null
 ip -6 addr show dev lo | grep -q "::1/128" || fail "no ::1 on lo: the IPv6 half cannot run"
 if kernel_before 5 11; then
 	WANT='table calls via kprobes: no BTF for ipt_do_table'
 	MECH=kprobes
 else
-	WANT='table calls via fentry/fexit \(ipt_do_table in ip_tables BTF, ip6t_do_table in ip6_tables BTF\)'
+	WANT='table calls via fentry/fexit \(ipt_do_table in ip_tables BTF, ip6t_do_table in ip6_tables BTF, nft_do_chain in nf_tables BTF\)'
 	MECH=fentry
 fi
 # What the start-up ends with: --check attaches nothing, so it can only
@@ -30,7 +31,7 @@ fi
 # falls back to kprobes, saying so.
 RUN_WANT=$WANT RUN_MECH=$MECH
 if [ $MECH = fentry ] && [ "$(uname -m)" = aarch64 ] && kernel_before 6 4; then
-	RUN_WANT='table calls via kprobes: fentry refused: attaching fentry_ipt_do_table'
+	RUN_WANT='table calls via kprobes: fentry refused: attaching fentry_'
 	RUN_MECH=kprobes
 fi
 log "expected: $WANT; at start-up: $RUN_WANT"
@@ -39,13 +40,17 @@ iptables-trace --check --backend bpf > check.out 2>&1
 cat check.out
 assert_match check.out "^bpf: $WANT" "--check names the mechanism"
 if [ $MECH = fentry ]; then
-	for p in fentry_ipt_do_table fexit_ipt_do_table fentry_ip6t_do_table fexit_ip6t_do_table; do
+	for p in fentry_ipt_do_table fexit_ipt_do_table fentry_ip6t_do_table fexit_ip6t_do_table \
+		fentry_nft_do_chain fexit_nft_do_chain; do
 		assert_match check.out "^  ok +$p \(" "--check: $p verified"
 	done
 	assert_match check.out '^  skip +kprobe_ipt_do_table_all ' "--check: kprobe table programs not loaded"
+	assert_match check.out '^  skip +kprobe_nft_do_chain ' "--check: kprobe chain programs not loaded"
 else
 	assert_match check.out '^  ok +kprobe_ipt_do_table_all \(' "--check: kprobe_ipt_do_table_all verified"
+	assert_match check.out '^  ok +kprobe_nft_do_chain \(' "--check: kprobe_nft_do_chain verified"
 	assert_match check.out '^  skip +fentry_ipt_do_table ' "--check: fentry programs not loaded"
+	assert_match check.out '^  skip +fentry_nft_do_chain ' "--check: fentry chain programs not loaded"
 fi
 
 iptables-legacy -A INPUT -p udp --dport 7777 -j ACCEPT
@@ -75,6 +80,11 @@ traced() {
 
 traced trace
 assert_match trace.err "bpf: $RUN_WANT" "-v names the mechanism"
+if [ $RUN_MECH = fentry ]; then
+	# a call the kernel skipped (the program already running on that CPU)
+	# is counted in the summary, not silently missing
+	assert_match trace.err 'trampoline_recursion_misses=[0-9]+' "the summary counts skipped trampoline calls"
+fi
 
 if [ $RUN_MECH = fentry ]; then
 	export ITR_TABLE_PROBES=kprobes
@@ -82,6 +92,18 @@ if [ $RUN_MECH = fentry ]; then
 	unset ITR_TABLE_PROBES
 	assert_match trace-kp.err 'bpf: table calls via kprobes: ITR_TABLE_PROBES=kprobes' "-v names the forced kprobes"
 fi
+
+# -H of one family: the other family's table function is not followed at
+# all (no programs, no trampolines or probes to attach and remove).
+tracer_start v4only -v -H 127.0.0.1 --proto udp -P 7777
+itr-net udp 127.0.0.1 7777 40110 2
+wait_lines v4only "U:127\\.0\\.0\\.1:40110->127\\.0\\.0\\.1:7777 .*$(table_re PF_INET filter INPUT ACCEPT)" 2 15 ||
+	{ show_file v4only; fail "IPv4 lines with -H 127.0.0.1"; }
+tracer_stop INT
+assert_eq "$TRACER_RC" 0 "tracer exit status (-H 127.0.0.1)"
+assert_match v4only.err 'bpf: ip6t_do_table not followed: -H takes IPv4 packets only' "-v says which function is left out"
+assert_no_match v4only.err '(fentry|kprobe)_ip6t_do_table' "no ip6t program loaded"
+assert_clean "after -H 127.0.0.1"
 
 ITR_TABLE_PROBES=bogus iptables-trace -P 7777 > bad.out 2> bad.err; rc=$?
 cat bad.err
